@@ -1,0 +1,48 @@
+# gimzoo: two commands on a fresh clone.
+#   make train MODEL=vae [DATA=mnist] [ARGS="--trainer.max_epochs=10"]
+#   make test
+# Both create .venv (pinned torch/torchvision from constraints.txt) when it is missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+MODEL  ?= vae
+DATA   ?= mnist
+ARGS   ?=
+PYTEST_ARGS ?=
+CONFIG := zoo_configs/$(MODEL)-$(DATA).yaml
+STAMP  := $(VENV)/.installed-stamp
+BIN    := $(VENV)/bin
+
+.PHONY: help train test bench list check-config
+
+help:
+	@echo "make train MODEL=<model> [DATA=<data>] [ARGS=\"...\"]   train from zoo_configs/<model>-<data>.yaml"
+	@echo "make test                                             run the test suite"
+	@echo "make bench                                            gimzoo vs a plain PyTorch loop (VAE, MNIST)"
+	@echo "make list                                             models, datasets and configs"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+check-config:
+	@if [ ! -f "$(CONFIG)" ]; then \
+	  echo "error: no config $(CONFIG) for MODEL=$(MODEL) DATA=$(DATA)." >&2; \
+	  echo "available models:   $$(ls zoo_configs/*.yaml | sed -E 's|zoo_configs/||; s/-(mnist|fashion-mnist|cifar10|ring8|grid25)\.yaml$$//' | sort -u | tr '\n' ' ')" >&2; \
+	  echo "available datasets: $$(ls zoo_configs/*.yaml | sed -nE 's/.*-(mnist|fashion-mnist|cifar10|ring8|grid25)\.yaml$$/\1/p' | sort -u | tr '\n' ' ')" >&2; \
+	  echo "available configs:  $$(ls zoo_configs/*.yaml | sed -E 's|zoo_configs/||; s/\.yaml$$//' | tr '\n' ' ')" >&2; \
+	  exit 2; \
+	fi
+
+train: check-config $(STAMP)
+	$(BIN)/gimzoo fit --config $(CONFIG) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m gimzoo.bench --config zoo_configs/vae-mnist.yaml $(ARGS)
+
+list: $(STAMP)
+	$(BIN)/gimzoo list

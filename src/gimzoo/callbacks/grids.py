@@ -1,0 +1,65 @@
+"""Sample and reconstruction grids, written as PNG (and to wandb when it is the logger) every epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchvision.utils import make_grid, save_image
+
+
+def run_dir(trainer: L.Trainer) -> Path:
+    """The folder of this run: <save_dir>/<name>/<version> of the first logger, as Lightning's checkpoints use."""
+    logger = trainer.logger
+    if logger is None or logger.save_dir is None:
+        return Path(trainer.default_root_dir)
+    version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+    return Path(logger.save_dir) / str(logger.name) / version
+
+
+def scatter_image(points: torch.Tensor, size: int = 256, extent: float | None = None) -> torch.Tensor:
+    """2-D points -> a (1, size, size) density image (log-scaled histogram), for toy data."""
+    extent = extent or float(points.abs().max().clamp(min=1e-3)) * 1.1
+    ij = ((points.float() / extent + 1) * 0.5 * (size - 1)).round().long().clamp(0, size - 1)
+    img = torch.zeros(size * size)
+    img.index_add_(0, (size - 1 - ij[:, 1]) * size + ij[:, 0], torch.ones(len(ij)))
+    img = torch.log1p(img)
+    return 1 - (img / img.max().clamp(min=1)).view(1, size, size)
+
+
+class SampleGrids(L.Callback):
+    """Every ``every_n_epochs`` validation epochs: samples of p(x) from fixed z, and reconstructions
+    (originals on odd rows, reconstructions below them) of fixed validation images.
+
+    Files: ``<run dir>/grids/samples_epoch{E:03d}.png`` and ``recon_epoch{E:03d}.png``.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, n: int = 64, seed: int = 0):
+        self.every_n_epochs, self.n, self.seed = every_n_epochs, n, seed
+
+    @torch.no_grad()
+    def images(self, pl_module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # the same z every epoch; the training RNG is untouched
+            torch.manual_seed(self.seed)
+            samples = pl_module.sample(self.n).float().cpu()
+        x = x[: self.n].to(pl_module.device)
+        recon = pl_module.reconstruct(x).float().cpu()
+        if x.dim() == 2:  # 2-D toy data: density images of data, samples, reconstructions
+            return {"samples": scatter_image(samples), "recon": torch.cat([scatter_image(x.cpu()), scatter_image(recon)], 2)}
+        nrow = int(self.n ** 0.5)
+        rows = torch.stack([x.cpu().float(), recon]).view(2, -1, nrow, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:])
+        return {"samples": make_grid(samples, nrow=nrow, pad_value=1.0), "recon": make_grid(rows, nrow=nrow, pad_value=1.0)}
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking or not trainer.is_global_zero or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        x = trainer.datamodule.split("val")[0] if trainer.datamodule is not None else None
+        if x is None:
+            return
+        out = run_dir(trainer) / "grids"
+        out.mkdir(parents=True, exist_ok=True)
+        for name, img in self.images(pl_module, x).items():
+            save_image(img, out / f"{name}_epoch{trainer.current_epoch:03d}.png")
+            if hasattr(trainer.logger, "log_image"):
+                trainer.logger.log_image(key=f"grids/{name}", images=[img], step=trainer.global_step)

@@ -1,0 +1,28 @@
+"""LightningDataModules held in memory: MNIST, Fashion-MNIST, CIFAR-10, 2-D mixtures, random images."""
+from ..registry import unknown
+from .base import DatasetNotFoundError, InMemoryDataModule, data_root
+from .batches import EpochShuffle, TensorBatches
+from .images import CIFAR10, MNIST, FashionMNIST, RandomImages, read_idx
+from .toy import GaussianMixture2D, Grid25, Ring8
+
+DATASETS: dict[str, type[InMemoryDataModule]] = {
+    cls.name: cls for cls in (MNIST, FashionMNIST, CIFAR10, Ring8, Grid25, RandomImages)
+}
+
+
+def list_datasets() -> list[str]:
+    return sorted(DATASETS)
+
+
+def get_datamodule(name: str, **kwargs) -> InMemoryDataModule:
+    """Build the datamodule registered as ``name`` (``mnist``, ``fashion-mnist``, ...)."""
+    if name not in DATASETS:
+        raise unknown("dataset", name, list(DATASETS))
+    return DATASETS[name](**kwargs)
+
+
+__all__ = [
+    "DATASETS", "list_datasets", "get_datamodule", "DatasetNotFoundError", "InMemoryDataModule", "data_root",
+    "EpochShuffle", "TensorBatches", "CIFAR10", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
+    "GaussianMixture2D", "Grid25", "Ring8",
+]

@@ -1,0 +1,71 @@
+"""Batches from tensors held in memory: slicing a shuffled index, no per-sample Python, no workers."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class EpochShuffle:
+    """The index order of one epoch on one rank: a permutation seeded by (seed, epoch), sharded.
+
+    Rank r of w takes positions r, r + w, r + 2w, ... of the permutation, cut to the same length on
+    every rank, so shards never overlap. Lightning calls ``set_epoch`` at the start of every epoch
+    (it looks for a ``sampler`` attribute), which makes the order reproducible on resume.
+    """
+
+    def __init__(self, n: int, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        self.n, self.shuffle, self.seed, self.rank, self.world_size = n, shuffle, seed, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n // self.world_size if self.world_size > 1 else self.n
+
+    def indices(self) -> torch.Tensor:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        return order[self.rank::self.world_size][: len(self)]
+
+
+class TensorBatches:
+    """An iterable of (x, y) batches over in-memory tensors; what the datamodules return as loaders.
+
+    It exposes ``sampler`` (and ``batch_sampler = None``) the way a DataLoader does, so Lightning sets
+    the epoch on it; Lightning does not re-wrap it for distributed runs: the sharding is its own.
+    """
+
+    batch_sampler = None
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, drop_last: bool,
+                 seed: int = 0, rank: int = 0, world_size: int = 1):
+        if len(x) != len(y):
+            raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.x, self.y, self.batch_size, self.drop_last = x, y, batch_size, drop_last
+        self.sampler = EpochShuffle(len(x), shuffle, seed, rank, world_size)
+        if len(self) == 0:
+            raise ValueError(f"{len(self.sampler)} samples per rank make no batch of {batch_size} (drop_last)")
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        idx = self.sampler.indices()
+        contiguous = not self.sampler.shuffle and self.sampler.world_size == 1
+        for b in range(len(self)):
+            if contiguous:  # a view, no copy
+                sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
+                yield self.x[sl], self.y[sl]
+            else:
+                i = idx[b * self.batch_size:(b + 1) * self.batch_size]
+                yield self.x[i], self.y[i]

@@ -1,0 +1,209 @@
+"""The two base classes that hold the zoo's only training steps.
+
+Every model pairs p(x, z) = p(z) p(x|z) (``self.prior``, ``self.decoder``) with
+q(x, z) = q(x) q(z|x) (the data, ``self.encoder``). Subclasses say which terms of eqs. (1)-(4) they
+minimise and with what weights; the base classes do the optimisation and log every term under its
+own name (``train/<term>``, ``val/<term>``, ``test/<term>``).
+
+* :class:`SingleOptimizerModel`: one Adam over all parameters, loss = sum_k w_k * term_k.
+* :class:`TwoPlayerModel`: a model player (encoder/decoder/prior) against a critic, Lightning manual
+  optimisation; a critic step on every batch and a model step every ``critic_steps`` batches.
+
+The public API (``encode``, ``decode``, ``sample``, ``reconstruct``) takes and returns images in
+[0, 1] whatever pixel range the model uses inside (the decoder's ``output_range``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import lightning as L
+import torch
+from torch import nn
+
+
+class GenerativeInferenceModel(L.LightningModule):
+    """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+    prior: nn.Module
+
+    def __init__(self, data_shape: Sequence[int]):
+        super().__init__()
+        self.data_shape = tuple(int(s) for s in data_shape)
+
+    # -- pixel ranges -------------------------------------------------------------------------
+    @property
+    def pixel_range(self) -> tuple[float, float] | None:
+        """The model's internal data range ((0, 1), (-1, 1)), or None for unbounded (2-D toy) data."""
+        return self.decoder.output_range
+
+    def to_internal(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] -> internal range."""
+        r = self.pixel_range
+        return x if r is None or r == (0.0, 1.0) else r[0] + (r[1] - r[0]) * x
+
+    def from_internal(self, x: torch.Tensor) -> torch.Tensor:
+        """internal range -> [0, 1]."""
+        r = self.pixel_range
+        return x if r is None or r == (0.0, 1.0) else ((x - r[0]) / (r[1] - r[0])).clamp(0.0, 1.0)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 1 + len(self.data_shape) or tuple(x.shape[1:]) != self.data_shape:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"expected x of shape (B, {', '.join(map(str, self.data_shape))}), got {shape}")
+        if self.pixel_range is not None and x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(f"expected pixels in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]")
+
+    # -- public API: [0, 1] in, [0, 1] out -----------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape) in [0, 1] -> code (B, latent_dim): the mean of q(z|x) where it has one."""
+        self._check_input(x)
+        return self.encoder.code(self.to_internal(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent_dim) -> E[x|z] in [0, 1], (B, *data_shape)."""
+        if z.dim() != 2 or z.shape[1] != self.prior.latent_dim:
+            raise ValueError(f"expected z of shape (B, {self.prior.latent_dim}), got {tuple(z.shape)}")
+        return self.from_internal(self.decoder.mean(z))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples of p(x) = E_p(z) p(x|z), returned as decoder means in [0, 1]."""
+        return self.decode(self.prior.sample(n, generator=generator))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode(encode(x))."""
+        return self.decode(self.encode(x))
+
+    # -- logging --------------------------------------------------------------------------------
+    def log_terms(self, stage: str, terms: dict[str, torch.Tensor]) -> None:
+        train = stage == "train"
+        self.log_dict({f"{stage}/{k}": v.detach() for k, v in terms.items()}, on_step=train, on_epoch=not train,
+                      prog_bar=False, batch_size=None, sync_dist=not train)
+
+    def evaluation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Terms logged on validation and test batches; by default the training terms."""
+        raise NotImplementedError
+
+    def validation_step(self, batch, batch_idx):
+        self.log_terms("val", self.evaluation_terms(self.to_internal(batch[0])))
+
+    def test_step(self, batch, batch_idx):
+        self.log_terms("test", self.evaluation_terms(self.to_internal(batch[0])))
+
+
+def adam(params, lr: float, betas: Sequence[float]) -> torch.optim.Adam:
+    return torch.optim.Adam([p for p in params if p.requires_grad], lr=lr, betas=tuple(betas))
+
+
+class SingleOptimizerModel(GenerativeInferenceModel):
+    """loss = sum_k weights[k] * terms(x)[k], one optimizer over every parameter.
+
+    Subclasses implement ``terms(x) -> {name: batch-mean scalar}`` (x in the internal range) and
+    ``weights() -> {name: weight}`` (missing names weigh 1), and may add ``monitors(terms)``:
+    quantities logged but not optimised (e.g. the negative ELBO of a beta-VAE).
+    """
+
+    def __init__(self, data_shape: Sequence[int], lr: float, betas: Sequence[float]):
+        super().__init__(data_shape)
+        self.lr, self.betas = lr, tuple(betas)
+
+    def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def weights(self) -> dict[str, float]:
+        return {}
+
+    def monitors(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {}
+
+    def loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.weights()
+        return sum(w.get(k, 1.0) * v for k, v in terms.items())
+
+    def _logged(self, terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = self.loss(terms)
+        return loss, {**terms, **self.monitors(terms), "loss": loss}
+
+    def training_step(self, batch, batch_idx):
+        loss, logged = self._logged(self.terms(self.to_internal(batch[0])))
+        self.log_terms("train", logged)
+        return loss
+
+    def evaluation_terms(self, x):
+        return self._logged(self.terms(x))[1]
+
+    def configure_optimizers(self):
+        return adam(self.parameters(), self.lr, self.betas)
+
+
+class TwoPlayerModel(GenerativeInferenceModel):
+    """A model player against a critic (manual optimisation).
+
+    Subclasses implement ``critic_parameters()``, ``critic_terms(x)`` (the critic's loss terms) and
+    ``model_terms(x)`` (the model player's), with optional ``critic_weights()``/``model_weights()``.
+    The model player owns every parameter that is not the critic's. Terms are logged as
+    ``<stage>/critic_<name>`` and ``<stage>/<name>``.
+    """
+
+    automatic_optimization = False
+
+    def __init__(self, data_shape: Sequence[int], lr: float, lr_critic: float, betas: Sequence[float],
+                 betas_critic: Sequence[float], critic_steps: int = 1):
+        super().__init__(data_shape)
+        if critic_steps < 1:
+            raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
+        self.lr, self.lr_critic, self.critic_steps = lr, lr_critic, critic_steps
+        self.betas, self.betas_critic = tuple(betas), tuple(betas_critic)
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        raise NotImplementedError
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        critic = {id(p) for p in self.critic_parameters()}
+        return [p for p in self.parameters() if id(p) not in critic]
+
+    def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def critic_weights(self) -> dict[str, float]:
+        return {}
+
+    def model_weights(self) -> dict[str, float]:
+        return {}
+
+    @staticmethod
+    def _weighted(terms: dict[str, torch.Tensor], w: dict[str, float]) -> torch.Tensor:
+        return sum(w.get(k, 1.0) * v for k, v in terms.items())
+
+    def _player_step(self, optimizer, terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+        loss = self._weighted(terms, weights)
+        self.toggle_optimizer(optimizer)  # gradients only for this player's parameters
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        opt_model, opt_critic = self.optimizers()
+        x = self.to_internal(batch[0])
+        c_terms = self.critic_terms(x)
+        c_loss = self._player_step(opt_critic, c_terms, self.critic_weights())
+        logged = {f"critic_{k}": v for k, v in c_terms.items()} | {"critic_loss": c_loss}
+        if (batch_idx + 1) % self.critic_steps == 0:
+            m_terms = self.model_terms(x)
+            logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights())}
+        self.log_terms("train", logged)
+
+    def evaluation_terms(self, x):
+        c, m = self.critic_terms(x), self.model_terms(x)
+        return ({f"critic_{k}": v for k, v in c.items()} | {"critic_loss": self._weighted(c, self.critic_weights())}
+                | m | {"loss": self._weighted(m, self.model_weights())})
+
+    def configure_optimizers(self):
+        return (adam(self.model_parameters(), self.lr, self.betas),
+                adam(self.critic_parameters(), self.lr_critic, self.betas_critic))

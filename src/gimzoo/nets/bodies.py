@@ -1,0 +1,111 @@
+"""Network bodies: feature extractors x -> h and generators h -> x, for any data shape.
+
+Two architectures, chosen by name (``arch``):
+
+* ``"mlp"``: flatten, then fully connected layers of widths ``hidden`` (any data shape: 1x28x28
+  images, 3x32x32 images, 2-D toy vectors).
+* ``"conv"``: a small DCGAN-style net for C x H x W images. ``hidden`` are the channel widths of the
+  stride-2 convolutions, so H and W must be divisible by ``2 ** len(hidden)``
+  (1x28x28 with (64, 128): 28 -> 14 -> 7; 3x32x32 with (64, 128, 256): 32 -> 16 -> 8 -> 4).
+
+Bodies hold no losses and no output heads: encoders, decoders and critics add those.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU, "tanh": nn.Tanh}
+ARCHS = ("mlp", "conv")
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``act`` between them."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_act or i < len(sizes) - 2:
+            layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+def _check(arch: str, data_shape: Sequence[int], hidden: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in data_shape)
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
+    if not hidden:
+        raise ValueError("hidden must name at least one layer width")
+    if arch == "conv":
+        k = 2 ** len(hidden)
+        if len(shape) != 3 or shape[1] % k or shape[2] % k:
+            raise ValueError(
+                f"arch 'conv' with {len(hidden)} stride-2 layers expects data_shape (C, H, W) with H and W "
+                f"divisible by {k}; got {shape}"
+            )
+    return shape
+
+
+class EncoderBody(nn.Module):
+    """x (B, *data_shape) -> features (B, out_features)."""
+
+    def __init__(self, data_shape: Sequence[int], arch: str = "mlp", hidden: Sequence[int] = (400,),
+                 act: str = "relu", batchnorm: bool = True):
+        super().__init__()
+        shape = _check(arch, data_shape, hidden)
+        if arch == "mlp":
+            self.net = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *hidden], act, final_act=True))
+            self.out_features = hidden[-1]
+        else:
+            layers: list[nn.Module] = []
+            channels = [shape[0], *hidden]
+            for i, (a, b) in enumerate(zip(channels[:-1], channels[1:])):
+                layers.append(nn.Conv2d(a, b, 4, 2, 1, bias=not (batchnorm and i > 0)))
+                if batchnorm and i > 0:  # DCGAN: no normalisation on the first layer
+                    layers.append(nn.BatchNorm2d(b))
+                layers.append(activation(act))
+            layers.append(nn.Flatten())
+            self.net = nn.Sequential(*layers)
+            k = 2 ** len(hidden)
+            self.out_features = hidden[-1] * (shape[1] // k) * (shape[2] // k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class DecoderBody(nn.Module):
+    """h (B, in_features) -> unconstrained x-space output (B, *data_shape) (logits, means, pre-tanh)."""
+
+    def __init__(self, in_features: int, data_shape: Sequence[int], arch: str = "mlp",
+                 hidden: Sequence[int] = (400,), act: str = "relu", batchnorm: bool = True):
+        super().__init__()
+        shape = _check(arch, data_shape, hidden)
+        self.data_shape = shape
+        if arch == "mlp":
+            self.net = nn.Sequential(mlp([in_features, *reversed(hidden), math.prod(shape)], act),
+                                     nn.Unflatten(1, shape))
+        else:
+            k = 2 ** len(hidden)
+            h, w = shape[1] // k, shape[2] // k
+            norm1d = [nn.BatchNorm1d(hidden[-1] * h * w)] if batchnorm else []
+            layers: list[nn.Module] = [nn.Linear(in_features, hidden[-1] * h * w, bias=not batchnorm), *norm1d,
+                                       activation(act), nn.Unflatten(1, (hidden[-1], h, w))]
+            channels = [*reversed(hidden), shape[0]]
+            for i, (a, b) in enumerate(zip(channels[:-1], channels[1:])):
+                last = i == len(channels) - 2
+                layers.append(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=last or not batchnorm))
+                if not last:
+                    layers += [nn.BatchNorm2d(b)] if batchnorm else []
+                    layers.append(activation(act))
+            self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)

@@ -1,0 +1,77 @@
+"""Inference networks q(z|x): Gaussian, deterministic and noise-injected (implicit) encoders.
+
+Each takes x in the model's internal pixel range and an :class:`~gimzoo.nets.bodies.EncoderBody`.
+``code(x)`` is the deterministic code the public ``encode`` returns (the mean where there is one).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .bodies import EncoderBody, mlp
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I): a differentiable sample of N(mu, diag exp(logvar))."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+class GaussianEncoder(nn.Module):
+    """q(z|x) = N(mu(x), diag exp(logvar(x))). forward -> (mu, logvar), each (B, latent_dim)."""
+
+    def __init__(self, body: EncoderBody, latent_dim: int):
+        super().__init__()
+        self.body, self.latent_dim = body, latent_dim
+        self.head = nn.Linear(body.out_features, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.body(x)).chunk(2, dim=1)
+        return mu, logvar
+
+    def rsample(self, x: torch.Tensor) -> torch.Tensor:
+        return reparameterize(*self(x))
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)[0]
+
+
+class DeterministicEncoder(nn.Module):
+    """z = E(x), a point mass q(z|x) = delta(z - E(x)). forward -> z (B, latent_dim)."""
+
+    def __init__(self, body: EncoderBody, latent_dim: int):
+        super().__init__()
+        self.body, self.latent_dim = body, latent_dim
+        self.head = nn.Linear(body.out_features, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    rsample = forward
+    code = forward
+
+
+class NoiseEncoder(nn.Module):
+    """Implicit q(z|x): z = E(x, eps), eps ~ N(0, I_noise_dim), noise injected after the body (AVB).
+
+    ``code(x)`` averages ``n_code_samples`` draws, a Monte-Carlo estimate of E_q[z|x].
+    """
+
+    def __init__(self, body: EncoderBody, latent_dim: int, noise_dim: int = 16, hidden: int = 256,
+                 n_code_samples: int = 16):
+        super().__init__()
+        self.body, self.latent_dim, self.noise_dim, self.n_code_samples = body, latent_dim, noise_dim, n_code_samples
+        self.head = mlp([body.out_features + noise_dim, hidden, latent_dim], act="leaky_relu")
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x)
+        if eps is None:
+            eps = torch.randn(h.shape[0], self.noise_dim, device=h.device, dtype=h.dtype)
+        return self.head(torch.cat([h, eps], dim=1))
+
+    rsample = forward
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)  # (B, F): the body runs once, the noise head n times
+        eps = torch.randn(self.n_code_samples, *h.shape[:1], self.noise_dim, device=h.device, dtype=h.dtype)
+        hs = h.expand(self.n_code_samples, *h.shape)
+        return self.head(torch.cat([hs, eps], dim=2)).mean(0)

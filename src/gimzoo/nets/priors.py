@@ -1,0 +1,106 @@
+"""Priors p(z): standard normal, uniform, and a learnable Gaussian mixture p(z) = sum_y p(z|y) p(y).
+
+Every prior has ``sample(n) -> (n, latent_dim)`` and ``log_prob(z) -> (B,)``. Samples follow the
+prior's device (a non-persistent buffer), so no ``.cuda()`` is needed anywhere.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class Prior(nn.Module):
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class StandardNormalPrior(Prior):
+    """p(z) = N(0, I)."""
+
+    def sample(self, n, generator=None):
+        return torch.randn(n, self.latent_dim, generator=generator, device=self._anchor.device)
+
+    def log_prob(self, z):
+        return -0.5 * (z.pow(2) + LOG_2PI).sum(1)
+
+
+class UniformPrior(Prior):
+    """p(z) = U([low, high]^d)."""
+
+    def __init__(self, latent_dim: int, low: float = -1.0, high: float = 1.0):
+        super().__init__(latent_dim)
+        self.low, self.high = low, high
+
+    def sample(self, n, generator=None):
+        u = torch.rand(n, self.latent_dim, generator=generator, device=self._anchor.device)
+        return self.low + (self.high - self.low) * u
+
+    def log_prob(self, z):
+        inside = ((z >= self.low) & (z <= self.high)).all(1)
+        logp = torch.full_like(z[:, 0], -self.latent_dim * math.log(self.high - self.low))
+        return torch.where(inside, logp, torch.full_like(logp, -math.inf))
+
+
+class GaussianMixturePrior(Prior):
+    """p(z) = sum_y p(y) N(z; mu_y, diag s_y^2), p(y) = 1/K, s_y = exp(l_y / 2) + sigma0 (MPCC).
+
+    Means and log-scales ``l`` are parameters (learnt when ``learnable``); ``sigma0`` keeps every
+    component from collapsing. ``posterior(z)`` is p(y|z), (B, K).
+    """
+
+    def __init__(self, latent_dim: int, n_components: int = 10, sigma0: float = 0.0, init_scale: float = 1.0,
+                 learnable: bool = True, seed: int = 0):
+        super().__init__(latent_dim)
+        g = torch.Generator().manual_seed(seed)
+        self.n_components, self.sigma0 = n_components, sigma0
+        self.means = nn.Parameter(init_scale * torch.randn(n_components, latent_dim, generator=g),
+                                  requires_grad=learnable)
+        self.log_var = nn.Parameter(torch.zeros(n_components, latent_dim), requires_grad=learnable)
+
+    @property
+    def scales(self) -> torch.Tensor:
+        return torch.exp(0.5 * self.log_var) + self.sigma0
+
+    def sample(self, n, generator=None, y: torch.Tensor | None = None):
+        """z = mu_y + s_y * eps, differentiable in the prior's parameters (reparameterised)."""
+        if y is None:
+            y = self.sample_components(n, generator)
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=self.means.device)
+        return self.means[y] + self.scales[y] * eps
+
+    def sample_components(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randint(self.n_components, (n,), generator=generator, device=self.means.device)
+
+    def component_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z|y) for every y: (B, K)."""
+        s = self.scales  # (K, D)
+        diff = (z[:, None, :] - self.means[None]) / s[None]
+        return -0.5 * (diff.pow(2) + LOG_2PI).sum(2) - torch.log(s).sum(1)[None]
+
+    def log_prob(self, z):
+        return torch.logsumexp(self.component_log_prob(z), dim=1) - math.log(self.n_components)
+
+    def posterior(self, z: torch.Tensor) -> torch.Tensor:
+        """p(y|z) = p(z|y) p(y) / p(z), (B, K); uniform p(y) cancels."""
+        return torch.softmax(self.component_log_prob(z), dim=1)
+
+
+PRIORS = {"normal": StandardNormalPrior, "uniform": UniformPrior, "mixture": GaussianMixturePrior}
+
+
+def make_prior(kind: str, latent_dim: int) -> Prior:
+    if kind not in PRIORS:
+        raise ValueError(f"unknown prior {kind!r}; known: {', '.join(PRIORS)}")
+    return PRIORS[kind](latent_dim)

@@ -1,0 +1,38 @@
+"""Reconstruction terms E_q[-log p(x|z)] of eqs. (1)-(2), one function per likelihood.
+
+Each returns one value per sample, shape (B,), summed over the data dimensions (nats); models take
+the batch mean. ``reconstruction_nll`` dispatches on a decoder's ``likelihood`` name.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """-log p(x|z) = -sum_d [x_d log sigmoid(l_d) + (1 - x_d) log(1 - sigmoid(l_d))], l = decoder logits.
+
+    x may be grey-level in [0, 1], the usual MNIST convention (then this is a cross-entropy rather
+    than a normalised density, as in PyTorch's reference VAE).
+    """
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """-log N(x; m, sigma^2 I) = sum_d [(x_d - m_d)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2]."""
+    sq = (x - mean).pow(2).flatten(1)
+    return 0.5 * sq.sum(1) * torch.exp(-2 * log_sigma) + sq.shape[1] * (log_sigma + 0.5 * LOG_2PI)
+
+
+NLL = {"bernoulli": bernoulli_nll, "gaussian": gaussian_nll}
+
+
+def reconstruction_nll(likelihood: str, x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """-log p(x|z) for a decoder whose ``forward(z)`` returned ``params``; (B,)."""
+    if likelihood not in NLL:
+        raise ValueError(f"no reconstruction NLL for likelihood {likelihood!r}; known: {', '.join(NLL)}")
+    return NLL[likelihood](x, *params)

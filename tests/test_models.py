@@ -1,0 +1,121 @@
+"""Every registered model: one training step reaches every parameter; the public API's shapes and ranges."""
+import lightning as L
+import pytest
+import torch
+
+import gimzoo
+from gimzoo.data import RandomImages
+from gimzoo.models import GenerativeInferenceModel, SingleOptimizerModel, TwoPlayerModel
+from gimzoo.registry import get_model_entry
+
+MODELS = gimzoo.list_models()
+
+
+def one_step_trainer(steps: int = 1) -> L.Trainer:
+    return L.Trainer(max_epochs=1, limit_train_batches=steps, limit_val_batches=0, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                     accelerator="cpu", devices=1)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_one_training_step_gives_every_parameter_a_gradient(name):
+    model = gimzoo.create(name)
+    assert isinstance(model, (SingleOptimizerModel, TwoPlayerModel))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    data = RandomImages(data_shape=model.data_shape, n_train=64, batch_size=16, val_size=16)
+    one_step_trainer(getattr(model, "critic_steps", 1)).fit(model, datamodule=data)
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None, f"{name}: {n} got no gradient"
+            assert torch.isfinite(p.grad).all(), f"{name}: {n} has a non-finite gradient"
+            assert not torch.equal(p.detach(), before[n]), f"{name}: {n} was not updated"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_public_api_shapes_and_ranges(name):
+    model = gimzoo.create(name).eval()
+    x = torch.rand(5, *model.data_shape)
+    with torch.no_grad():
+        z = model.encode(x)
+        out = {"decode": model.decode(z), "sample": model.sample(7), "reconstruct": model.reconstruct(x)}
+    assert z.shape == (5, model.prior.latent_dim)
+    for what, v in out.items():
+        assert v.shape[1:] == model.data_shape, what
+        assert v.min() >= 0 and v.max() <= 1, f"{what} leaves [0, 1]"
+    assert out["sample"].shape[0] == 7
+
+
+def test_api_rejects_bad_input_with_the_expected_shape():
+    model = gimzoo.create("vae")
+    with pytest.raises(ValueError, match=r"expected x of shape \(B, 1, 28, 28\), got \(2, 3, 32, 32\)"):
+        model.encode(torch.rand(2, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        model.encode(torch.rand(2, 1, 28, 28) * 2 - 1)
+    with pytest.raises(ValueError, match=r"expected z of shape \(B, 20\)"):
+        model.decode(torch.randn(2, 8))
+
+
+def test_vae_loss_is_the_negative_elbo_and_beta_weighs_the_kl():
+    x = torch.rand(8, 1, 28, 28)
+    vae, bvae = gimzoo.create("vae"), gimzoo.create("beta-vae")
+    torch.manual_seed(0)
+    t = vae.terms(x)
+    assert torch.allclose(vae.loss(t), t["nll"] + t["kl"])
+    assert torch.allclose(vae.monitors(t)["neg_elbo"], t["nll"] + t["kl"])
+    tb = bvae.terms(x)
+    assert torch.allclose(bvae.loss(tb), tb["nll"] + 4.0 * tb["kl"])
+
+
+def test_models_follow_the_datamodule_shape():
+    for shape, arch, hidden in (((3, 32, 32), "conv", (8, 16, 32)), ((2,), "mlp", (16,))):
+        model = gimzoo.create("vae", data_shape=shape, arch=arch, hidden=hidden, latent_dim=2,
+                              likelihood="gaussian")
+        assert model.reconstruct(torch.rand(3, *shape)).shape == (3, *shape)
+
+
+class TinyLatentGAN(TwoPlayerModel):
+    """Test double for the two-player base: a deterministic autoencoder whose codes fool a D(z)."""
+
+    def __init__(self, critic_steps: int = 1):
+        super().__init__((1, 4, 4), lr=1e-2, lr_critic=1e-2, betas=(0.5, 0.999), betas_critic=(0.5, 0.9),
+                         critic_steps=critic_steps)
+        from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, StandardNormalPrior, ZCritic,
+                                 make_decoder)
+        self.encoder = DeterministicEncoder(EncoderBody((1, 4, 4), "mlp", (8,)), 2)
+        self.decoder = make_decoder("bernoulli", DecoderBody(2, (1, 4, 4), "mlp", (8,)))
+        self.prior, self.critic = StandardNormalPrior(2), ZCritic(2, (8,))
+        self.model_calls = 0
+
+    def critic_parameters(self):
+        return list(self.critic.parameters())
+
+    def critic_terms(self, x):
+        s_real, s_fake = self.critic(self.prior.sample(len(x))), self.critic(self.encoder(x).detach())
+        return {"bce": torch.nn.functional.softplus(-s_real).mean() + torch.nn.functional.softplus(s_fake).mean()}
+
+    def model_terms(self, x):
+        self.model_calls += 1
+        z = self.encoder(x)
+        nll = torch.nn.functional.binary_cross_entropy_with_logits(self.decoder(z)[0], x)
+        return {"nll": nll, "fool": torch.nn.functional.softplus(-self.critic(z)).mean()}
+
+
+@pytest.mark.parametrize("critic_steps", [1, 3])
+def test_two_player_base_alternates_players(critic_steps):
+    model = TinyLatentGAN(critic_steps)
+    critic_before = [p.detach().clone() for p in model.critic_parameters()]
+    data = RandomImages(data_shape=(1, 4, 4), n_train=200, batch_size=10, val_size=20)
+    one_step_trainer(6).fit(model, datamodule=data)
+    assert model.model_calls == 6 // critic_steps  # a model step every critic_steps batches
+    assert all(not torch.equal(a, p) for a, p in zip(critic_before, model.critic_parameters()))
+    opt_model, opt_critic = model.optimizers()
+    assert opt_model.param_groups[0]["lr"] == 1e-2 and opt_critic.param_groups[0]["betas"] == (0.5, 0.9)
+    ids = {id(p) for p in model.critic_parameters()}
+    assert not any(id(p) in ids for p in model.model_parameters())
+
+
+def test_every_model_is_a_generative_inference_model_with_its_registration():
+    for name in MODELS:
+        entry = get_model_entry(name)
+        assert issubclass(entry.cls, GenerativeInferenceModel)
+        assert entry.cls.__module__.startswith("gimzoo.models.")

@@ -1,0 +1,78 @@
+import math
+
+import pytest
+import torch
+
+from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
+                         NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder)
+
+SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
+          ("mlp", (3, 32, 32), (32, 16)), ("mlp", (2,), (16, 16))]
+
+
+@pytest.mark.parametrize("arch,shape,hidden", SHAPES)
+def test_bodies_round_trip_shapes(arch, shape, hidden):
+    x = torch.rand(4, *shape)
+    body = EncoderBody(shape, arch, hidden)
+    h = body(x)
+    assert h.shape == (4, body.out_features)
+    assert DecoderBody(5, shape, arch, hidden)(torch.randn(4, 5)).shape == (4, *shape)
+
+
+def test_conv_body_rejects_incompatible_shape():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        EncoderBody((1, 28, 28), "conv", (8, 16, 32))
+    with pytest.raises(ValueError, match="unknown arch"):
+        EncoderBody((1, 28, 28), "resnet", (8,))
+
+
+def test_encoders():
+    body = EncoderBody((1, 28, 28), "mlp", (32,))
+    x = torch.rand(6, 1, 28, 28)
+    mu, logvar = GaussianEncoder(body, 3)(x)
+    assert mu.shape == logvar.shape == (6, 3)
+    assert DeterministicEncoder(body, 3)(x).shape == (6, 3)
+    enc = NoiseEncoder(body, 3, noise_dim=4)
+    z1, z2 = enc(x), enc(x)
+    assert z1.shape == (6, 3) and not torch.allclose(z1, z2)  # implicit: noise makes it stochastic
+    assert enc.code(x).shape == (6, 3)
+
+
+@pytest.mark.parametrize("kind,lo,hi", [("bernoulli", 0, 1), ("gaussian", 0, 1), ("tanh", -1, 1)])
+def test_decoder_means_in_output_range(kind, lo, hi):
+    dec = make_decoder(kind, DecoderBody(3, (1, 28, 28), "mlp", (16,)))
+    m = dec.mean(10 * torch.randn(7, 3))
+    assert m.shape == (7, 1, 28, 28) and m.min() >= lo and m.max() <= hi
+    assert dec.output_range == (lo, hi)
+
+
+def test_critics_score_shapes():
+    x, z = torch.rand(5, 1, 28, 28), torch.randn(5, 3)
+    assert XCritic(EncoderBody((1, 28, 28), "conv", (8, 16))).forward(x).shape == (5,)
+    assert ZCritic(3, (16,)).forward(z).shape == (5,)
+    assert XZCritic(EncoderBody((1, 28, 28), "mlp", (16,)), 3, (8,), (8,), spectral_norm=True)(x, z).shape == (5,)
+
+
+def test_standard_normal_and_uniform_priors():
+    p = StandardNormalPrior(4)
+    z = p.sample(100_000)
+    assert z.shape == (100_000, 4) and abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
+    assert torch.allclose(p.log_prob(torch.zeros(1, 4)), torch.tensor([-2 * math.log(2 * math.pi)]))
+    u = UniformPrior(2, -1, 1)
+    s = u.sample(1000)
+    assert s.min() >= -1 and s.max() <= 1
+    assert u.log_prob(torch.tensor([[0.0, 0.5], [2.0, 0.0]])).tolist() == pytest.approx([-math.log(4), -math.inf])
+
+
+def test_mixture_prior_density_posterior_and_reparameterised_samples():
+    p = GaussianMixturePrior(2, n_components=3, sigma0=0.1)
+    # the log density integrates to ~1 on a grid
+    g = torch.linspace(-8, 8, 401)
+    grid = torch.cartesian_prod(g, g)
+    mass = p.log_prob(grid).exp().sum() * (g[1] - g[0]) ** 2
+    assert abs(mass.item() - 1) < 1e-2
+    post = p.posterior(p.means.detach())
+    assert torch.allclose(post.sum(1), torch.ones(3)) and (post.argmax(1) == torch.arange(3)).all()
+    z = p.sample(16)
+    z.sum().backward()  # samples carry gradients to the means and scales
+    assert p.means.grad is not None and p.log_var.grad is not None
