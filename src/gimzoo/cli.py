@@ -51,6 +51,13 @@ def print_list() -> None:
         print(f"  {c}")
 
 
+def build(config: str | os.PathLike, *overrides: str) -> GimzooCLI:
+    """Instantiate model, datamodule and trainer from a config (plus CLI-style overrides) without running."""
+    return GimzooCLI(GenerativeInferenceModel, InMemoryDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                     trainer_defaults={"logger": default_logger()}, save_config_callback=None, run=False,
+                     args=["--config", str(config), *overrides])
+
+
 def run(args: list[str] | None = None) -> GimzooCLI | None:
     """Run the command line ``args`` (default: sys.argv); returns the LightningCLI object, if one ran."""
     argv = sys.argv[1:] if args is None else list(args)

@@ -77,9 +77,20 @@ class GenerativeInferenceModel(L.LightningModule):
 
     # -- logging --------------------------------------------------------------------------------
     def log_terms(self, stage: str, terms: dict[str, torch.Tensor]) -> None:
+        """Log every term as ``<stage>/<name>``: per step in training, as epoch means otherwise."""
         train = stage == "train"
-        self.log_dict({f"{stage}/{k}": v.detach() for k, v in terms.items()}, on_step=train, on_epoch=not train,
-                      prog_bar=False, batch_size=None, sync_dist=not train)
+        for k, v in terms.items():
+            self.log(f"{stage}/{k}", v.detach(), on_step=train, on_epoch=not train, prog_bar=k == "loss",
+                     sync_dist=not train)
+
+    def logs_this_step(self) -> bool:
+        """True on the training steps whose metrics Lightning's loggers write (every ``log_every_n_steps``).
+
+        Training steps hand their terms to ``self.log`` only then: on a small network each call costs
+        about as much as the step's arithmetic, and the values of other steps would never be written.
+        """
+        connector = getattr(self._trainer, "_logger_connector", None)
+        return True if connector is None else bool(connector.should_update_logs)
 
     def evaluation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Terms logged on validation and test batches; by default the training terms."""
@@ -90,6 +101,16 @@ class GenerativeInferenceModel(L.LightningModule):
 
     def test_step(self, batch, batch_idx):
         self.log_terms("test", self.evaluation_terms(self.to_internal(batch[0])))
+
+
+def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """sum_k w_k * term_k, with w_k = weights.get(k, 1)."""
+    total = None
+    for k, v in terms.items():
+        w = weights.get(k, 1.0)
+        v = v if w == 1.0 else w * v
+        total = v if total is None else total + v
+    return total
 
 
 def adam(params, lr: float, betas: Sequence[float]) -> torch.optim.Adam:
@@ -118,20 +139,21 @@ class SingleOptimizerModel(GenerativeInferenceModel):
         return {}
 
     def loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        w = self.weights()
-        return sum(w.get(k, 1.0) * v for k, v in terms.items())
+        return weighted_sum(terms, self.weights())
 
-    def _logged(self, terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        loss = self.loss(terms)
-        return loss, {**terms, **self.monitors(terms), "loss": loss}
+    def _logged(self, terms: dict[str, torch.Tensor], loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**terms, **self.monitors(terms), "loss": loss}
 
     def training_step(self, batch, batch_idx):
-        loss, logged = self._logged(self.terms(self.to_internal(batch[0])))
-        self.log_terms("train", logged)
+        terms = self.terms(self.to_internal(batch[0]))
+        loss = self.loss(terms)
+        if self.logs_this_step():
+            self.log_terms("train", self._logged(terms, loss))
         return loss
 
     def evaluation_terms(self, x):
-        return self._logged(self.terms(x))[1]
+        terms = self.terms(x)
+        return self._logged(terms, self.loss(terms))
 
     def configure_optimizers(self):
         return adam(self.parameters(), self.lr, self.betas)
@@ -175,12 +197,8 @@ class TwoPlayerModel(GenerativeInferenceModel):
     def model_weights(self) -> dict[str, float]:
         return {}
 
-    @staticmethod
-    def _weighted(terms: dict[str, torch.Tensor], w: dict[str, float]) -> torch.Tensor:
-        return sum(w.get(k, 1.0) * v for k, v in terms.items())
-
     def _player_step(self, optimizer, terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
-        loss = self._weighted(terms, weights)
+        loss = weighted_sum(terms, weights)
         self.toggle_optimizer(optimizer)  # gradients only for this player's parameters
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -197,12 +215,13 @@ class TwoPlayerModel(GenerativeInferenceModel):
         if (batch_idx + 1) % self.critic_steps == 0:
             m_terms = self.model_terms(x)
             logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights())}
-        self.log_terms("train", logged)
+        if self.logs_this_step():
+            self.log_terms("train", logged)
 
     def evaluation_terms(self, x):
         c, m = self.critic_terms(x), self.model_terms(x)
-        return ({f"critic_{k}": v for k, v in c.items()} | {"critic_loss": self._weighted(c, self.critic_weights())}
-                | m | {"loss": self._weighted(m, self.model_weights())})
+        return ({f"critic_{k}": v for k, v in c.items()} | {"critic_loss": weighted_sum(c, self.critic_weights())}
+                | m | {"loss": weighted_sum(m, self.model_weights())})
 
     def configure_optimizers(self):
         return (adam(self.model_parameters(), self.lr, self.betas),
