@@ -119,3 +119,22 @@ def test_every_model_is_a_generative_inference_model_with_its_registration():
         entry = get_model_entry(name)
         assert issubclass(entry.cls, GenerativeInferenceModel)
         assert entry.cls.__module__.startswith("gimzoo.models.")
+
+
+def test_every_term_reaches_the_logger_under_its_own_name(tmp_path):
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    model = gimzoo.create("vae", hidden=(16,), latent_dim=2)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=6, log_every_n_steps=2, logger=CSVLogger(tmp_path),
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=RandomImages(n_train=256, batch_size=16, val_size=32))
+    rows = list(csv.DictReader(open(tmp_path / "lightning_logs" / "version_0" / "metrics.csv")))
+    train = [r for r in rows if r.get("train/loss")]
+    assert [int(r["step"]) for r in train] == [1, 3, 5]  # every log_every_n_steps, the last batch included
+    for r in train:
+        assert float(r["train/loss"]) == pytest.approx(float(r["train/nll"]) + float(r["train/kl"]), rel=1e-5)
+        assert r["train/neg_elbo"] == r["train/loss"]
+    val = [r for r in rows if r.get("val/neg_elbo")]
+    assert len(val) == 1 and float(val[0]["val/kl"]) >= 0

@@ -84,13 +84,16 @@ class GenerativeInferenceModel(L.LightningModule):
                      sync_dist=not train)
 
     def logs_this_step(self) -> bool:
-        """True on the training steps whose metrics Lightning's loggers write (every ``log_every_n_steps``).
+        """True on the training steps whose metrics Lightning's loggers write (every ``log_every_n_steps``)
+        and on the last batch of an epoch (so callbacks that monitor a training term see a value).
 
         Training steps hand their terms to ``self.log`` only then: on a small network each call costs
         about as much as the step's arithmetic, and the values of other steps would never be written.
         """
-        connector = getattr(self._trainer, "_logger_connector", None)
-        return True if connector is None else bool(connector.should_update_logs)
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        return bool(trainer._logger_connector.should_update_logs or trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def evaluation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Terms logged on validation and test batches; by default the training terms."""
