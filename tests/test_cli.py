@@ -75,7 +75,9 @@ def test_fit_writes_grids_and_checkpoint_with_default_logger(in_tmp):
     grids = sorted(p.name for p in (run_dir / "grids").glob("*.png"))
     assert grids == ["recon_epoch000.png", "recon_epoch001.png", "samples_epoch000.png", "samples_epoch001.png"]
     assert list((run_dir / "checkpoints").glob("*.ckpt"))
-    assert "train/nll" in cli.trainer.logged_metrics or "val/nll" in cli.trainer.logged_metrics
+    logged = cli.trainer.logged_metrics
+    assert {"train/nll", "train/kl", "val/nll", "val/neg_elbo"} <= set(logged)
+    assert 0 < logged["time/epoch_s"] < 60
 
 
 def test_bf16_mixed_precision_fits(in_tmp):
@@ -101,3 +103,9 @@ def test_make_train_rejects_unknown_model_and_lists_the_known():
     assert "available models:" in out.stderr and "beta-vae" in out.stderr and "vae" in out.stderr
     out = subprocess.run(["make", "-s", "train", "MODEL=vae", "DATA=svhn"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode != 0 and "available datasets:" in out.stderr and "mnist" in out.stderr
+
+
+def test_makefile_knows_every_dataset():
+    text = (ROOT / "Makefile").read_text()
+    listed = set(text.split("-(", 1)[1].split(")", 1)[0].split("|"))
+    assert listed == set(DATASETS) - {"random"}

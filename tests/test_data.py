@@ -132,3 +132,11 @@ def test_real_fashion_mnist_from_debian(tmp_path):
     dm = FashionMNIST(data_dir=str(tmp_path), download=False)
     dm.setup()
     assert len(dm.split("test")[0]) == 10_000 and dm.split("train")[1].unique().tolist() == list(range(10))
+
+
+def test_cifar10_missing_offline_says_where_and_how(tmp_path):
+    from gimzoo.data import CIFAR10
+
+    with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py.*GIMZOO_DATA"):
+        CIFAR10(data_dir=str(tmp_path), download=False).setup()
+    assert CIFAR10.data_shape == (3, 32, 32)

@@ -67,10 +67,25 @@ def test_vae_loss_is_the_negative_elbo_and_beta_weighs_the_kl():
 
 
 def test_models_follow_the_datamodule_shape():
-    for shape, arch, hidden in (((3, 32, 32), "conv", (8, 16, 32)), ((2,), "mlp", (16,))):
-        model = gimzoo.create("vae", data_shape=shape, arch=arch, hidden=hidden, latent_dim=2,
-                              likelihood="gaussian")
-        assert model.reconstruct(torch.rand(3, *shape)).shape == (3, *shape)
+    model = gimzoo.create("vae", data_shape=(3, 32, 32), arch="conv", hidden=(8, 16, 32), likelihood="gaussian")
+    assert model.pixel_range == (0.0, 1.0) and model.reconstruct(torch.rand(3, 3, 32, 32)).shape == (3, 3, 32, 32)
+    toy = gimzoo.create("vae", data_shape=(2,), hidden=(16,), latent_dim=2, likelihood="gaussian")
+    assert toy.pixel_range is None  # 2-D points are not pixels: no squashing, no [0, 1] check
+    x = torch.tensor([[-4.0, 4.0], [2.0, -2.0]])
+    assert toy.reconstruct(x).shape == (2, 2) and toy.encode(x).shape == (2, 2)
+
+
+def test_sample_grids_for_images_and_for_2d_points():
+    from gimzoo.callbacks import SampleGrids, scatter_image
+
+    grids = SampleGrids(n=16)
+    img = grids.images(gimzoo.create("vae").eval(), torch.rand(16, 1, 28, 28))
+    assert img["samples"].shape[0] == 3 and img["recon"].shape[1] > img["samples"].shape[1]  # 8 rows vs 4
+    toy = gimzoo.create("vae", data_shape=(2,), hidden=(16,), latent_dim=2, likelihood="gaussian").eval()
+    pts = grids.images(toy, torch.randn(16, 2))
+    assert pts["samples"].shape == (1, 256, 256) and pts["recon"].shape == (1, 256, 512)
+    dens = scatter_image(torch.tensor([[0.0, 0.0]] * 5 + [[1.0, 1.0]]), size=8, extent=1.0)
+    assert dens.min() == 0 and dens[0, 0, 7] < 1 and dens[0, 7, 0] == 1  # darkest at the densest point
 
 
 class TinyLatentGAN(TwoPlayerModel):
@@ -138,3 +153,33 @@ def test_every_term_reaches_the_logger_under_its_own_name(tmp_path):
         assert r["train/neg_elbo"] == r["train/loss"]
     val = [r for r in rows if r.get("val/neg_elbo")]
     assert len(val) == 1 and float(val[0]["val/kl"]) >= 0
+
+
+@pytest.mark.parametrize("kind,arch,hidden", [("bernoulli", "mlp", (16,)), ("tanh", "conv", (8, 16)),
+                                              ("gaussian", "mlp", (16,))])
+def test_output_bias_init_starts_the_decoder_at_the_data_mean(kind, arch, hidden):
+    from gimzoo.nets import DecoderBody, make_decoder
+
+    dec = make_decoder(kind, DecoderBody(3, (1, 28, 28), arch, hidden))
+    for p in dec.body.net.parameters():  # only the bias should speak
+        torch.nn.init.zeros_(p)
+    lo, hi = dec.output_range
+    target = lo + (hi - lo) * torch.rand(1, 28, 28).clamp(0.01, 0.99)
+    dec.init_output_bias(target)
+    out = dec.mean(torch.randn(4, 3))
+    # conv: one bias per channel, the spatial mean of the pre-activations
+    expect = target if arch == "mlp" else dec.link(dec.inverse_link(target).mean()).expand_as(target)
+    assert torch.allclose(out, expect.expand_as(out), atol=1e-4)
+
+
+def test_fit_sets_the_output_bias_once_and_not_on_resume():
+    model = gimzoo.create("vae", hidden=(16,), latent_dim=2)
+    data = RandomImages(n_train=64, batch_size=16, val_size=16)
+    trainer = one_step_trainer(0)
+    trainer.fit(model, datamodule=data)  # no steps: only on_fit_start ran
+    mean = data.split("train")[0].mean(0)
+    assert torch.allclose(torch.sigmoid(model.decoder.body.output_layer.bias), mean.flatten().clamp(1e-3, 1 - 1e-3), atol=1e-5)
+    off = gimzoo.create("vae", hidden=(16,), latent_dim=2, init_output_bias=False)
+    before = off.decoder.body.output_layer.bias.clone()
+    one_step_trainer(0).fit(off, datamodule=data)
+    assert torch.equal(off.decoder.body.output_layer.bias, before)

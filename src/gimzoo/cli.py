@@ -18,12 +18,20 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 
-from .callbacks import SampleGrids
+from .callbacks import EpochTimer, SampleGrids
 from .data import DATASETS, InMemoryDataModule
 from .models import GenerativeInferenceModel
 from .registry import get_model_entry, list_models
 
-CONFIG_DIR = Path(os.environ.get("GIMZOO_CONFIGS", Path(__file__).resolve().parents[2] / "zoo_configs"))
+def _config_dir() -> Path:
+    """``$GIMZOO_CONFIGS``, else the repository's zoo_configs/ (editable install), else ./zoo_configs."""
+    if os.environ.get("GIMZOO_CONFIGS"):
+        return Path(os.environ["GIMZOO_CONFIGS"])
+    repo = Path(__file__).resolve().parents[2] / "zoo_configs"
+    return repo if repo.is_dir() else Path("zoo_configs")
+
+
+CONFIG_DIR = _config_dir()
 
 
 def default_logger() -> dict:
@@ -36,6 +44,7 @@ def default_logger() -> dict:
 class GimzooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(SampleGrids, "grids")
+        parser.add_lightning_class_args(EpochTimer, "timer")
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
 
 

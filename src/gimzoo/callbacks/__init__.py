@@ -1,4 +1,5 @@
-"""Training callbacks: sample grids (periodic evaluation and publishing come with their issues)."""
+"""Training callbacks: sample and reconstruction grids, epoch timing."""
 from .grids import SampleGrids, run_dir, scatter_image
+from .timing import EpochTimer
 
-__all__ = ["SampleGrids", "run_dir", "scatter_image"]
+__all__ = ["EpochTimer", "SampleGrids", "run_dir", "scatter_image"]

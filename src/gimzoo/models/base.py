@@ -28,9 +28,20 @@ class GenerativeInferenceModel(L.LightningModule):
     decoder: nn.Module
     prior: nn.Module
 
+    #: start the decoder's output at the mean training x (see ``on_fit_start``); set by subclasses
+    init_output_bias: bool = False
+
     def __init__(self, data_shape: Sequence[int]):
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
+
+    def on_fit_start(self) -> None:
+        """On a fresh run (step 0, not a resume) with ``init_output_bias``, set the decoder's output bias so
+        that p(x|z) starts at the mean training image instead of link(0) (e.g. grey 0.5 for a Bernoulli
+        decoder): the first epochs then learn structure, not the background."""
+        dm = self.trainer.datamodule
+        if self.init_output_bias and self.global_step == 0 and hasattr(dm, "split"):
+            self.decoder.init_output_bias(self.to_internal(dm.split("train")[0].mean(0)).to(self.device))
 
     # -- pixel ranges -------------------------------------------------------------------------
     @property

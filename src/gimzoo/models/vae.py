@@ -36,6 +36,7 @@ class VAE(SingleOptimizerModel):
         activation: str = "relu",
         likelihood: str = "bernoulli",
         beta: float = 1.0,
+        init_output_bias: bool = True,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
     ):
@@ -48,11 +49,12 @@ class VAE(SingleOptimizerModel):
             activation: hidden activation.
             likelihood: p(x|z), ``"bernoulli"`` or ``"gaussian"``.
             beta: weight of the KL term (1: VAE, >1: beta-VAE).
+            init_output_bias: start p(x|z) at the mean training image (see ``on_fit_start``).
             lr, betas: Adam settings.
         """
         super().__init__(data_shape, lr, betas)
         self.save_hyperparameters()
-        self.beta = beta
+        self.beta, self.init_output_bias = beta, init_output_bias
         self.encoder = GaussianEncoder(EncoderBody(self.data_shape, arch, hidden, activation), latent_dim)
         self.decoder = make_decoder(likelihood, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation))
         self.prior = StandardNormalPrior(latent_dim)

@@ -106,6 +106,16 @@ class DecoderBody(nn.Module):
                     layers += [nn.BatchNorm2d(b)] if batchnorm else []
                     layers.append(activation(act))
             self.net = nn.Sequential(*layers)
+        self.output_layer = [m for m in self.net.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
+
+    @torch.no_grad()
+    def set_output_bias(self, value: torch.Tensor) -> None:
+        """Set the last layer's bias from one pre-activation output x (data_shape): per unit for an MLP,
+        per channel (the spatial mean) for a conv body."""
+        if tuple(value.shape) != self.data_shape:
+            raise ValueError(f"expected a bias value of shape {self.data_shape}, got {tuple(value.shape)}")
+        bias = self.output_layer.bias
+        bias.copy_(value.flatten() if isinstance(self.output_layer, nn.Linear) else value.mean(dim=(1, 2)))
