@@ -109,3 +109,27 @@ def test_makefile_knows_every_dataset():
     text = (ROOT / "Makefile").read_text()
     listed = set(text.split("-(", 1)[1].split(")", 1)[0].split("|"))
     assert listed == set(DATASETS) - {"random"}
+
+
+def test_validate_and_test_from_a_checkpoint(in_tmp):
+    common = ["--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+              "--data.batch_size=16", "--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+    fit = run(["fit", *common, "--trainer.max_epochs=1"])
+    ckpt = fit.trainer.checkpoint_callback.best_model_path
+    assert Path(ckpt).is_file()
+    for cmd in ("validate", "test"):
+        cli = run([cmd, *common, f"--ckpt_path={ckpt}"])
+        stage = "val" if cmd == "validate" else "test"
+        m = cli.trainer.callback_metrics
+        assert m[f"{stage}/neg_elbo"] == pytest.approx(float(m[f"{stage}/nll"] + m[f"{stage}/kl"]), rel=1e-5)
+
+
+def test_ddp_on_two_cpu_processes_shards_the_data(in_tmp):
+    """`--trainer.devices 2 --trainer.strategy ddp` through gloo: 224 images, 2 ranks, batch 16 -> 7 steps."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("gimzoo")), "fit", "--config", str(CONFIG_DIR / "vae-mnist.yaml"),
+         "--data=gimzoo.data.RandomImages", "--data.batch_size=16", "--trainer.max_epochs=1", "--trainer.devices=2",
+         "--trainer.strategy=ddp", "--trainer.accelerator=cpu", "--trainer.logger=false",
+         "--trainer.enable_progress_bar=false"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [p.name for p in (in_tmp / "checkpoints").glob("*.ckpt")] == ["epoch=0-step=7.ckpt"]

@@ -89,6 +89,14 @@ def data_throughput(config: str, epochs: int = 3) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="zoo_configs/vae-mnist.yaml")
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         "plain_samples_per_s": med["plain"], "gimzoo_samples_per_s": med["gimzoo"],
         "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(a.config),
         "all_runs": runs, "torch": torch.__version__, "lightning": L.__version__, "threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
     }
     print(f"config {a.config}: {a.steps} steps after {a.warmup} warm-up, median of {a.repeats}, "
           f"{result['threads']} threads, {result['machine']}")

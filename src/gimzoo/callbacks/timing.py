@@ -11,4 +11,5 @@ class EpochTimer(L.Callback):
         self._t0 = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module):
-        pl_module.log("time/epoch_s", time.perf_counter() - self._t0, on_step=False, on_epoch=True)
+        pl_module.log("time/epoch_s", time.perf_counter() - self._t0, on_step=False, on_epoch=True, sync_dist=True,
+                      reduce_fx="max")
