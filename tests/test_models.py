@@ -183,3 +183,12 @@ def test_fit_sets_the_output_bias_once_and_not_on_resume():
     before = off.decoder.body.output_layer.bias.clone()
     one_step_trainer(0).fit(off, datamodule=data)
     assert torch.equal(off.decoder.body.output_layer.bias, before)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_hyperparameters_rebuild_the_model(name):
+    """Saved hyperparameters are plain values and exactly the class's arguments (checkpoints reload)."""
+    model = gimzoo.create(name)
+    clone = type(model)(**dict(model.hparams))
+    assert dict(clone.hparams) == dict(model.hparams)
+    assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]

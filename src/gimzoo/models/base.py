@@ -18,7 +18,11 @@ from typing import Sequence
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from ..nets import DecoderBody, EncoderBody, make_decoder, make_encoder
+from ..objectives import mmd, reconstruction_nll, squared_error
 
 
 class GenerativeInferenceModel(L.LightningModule):
@@ -113,8 +117,45 @@ class GenerativeInferenceModel(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         self.log_terms("val", self.evaluation_terms(self.to_internal(batch[0])))
 
+    # -- test: the model's terms, plus the same two marginal/representation checks for every model ----
+    def on_test_epoch_start(self) -> None:
+        self._test_codes: list[torch.Tensor] = []
+
     def test_step(self, batch, batch_idx):
-        self.log_terms("test", self.evaluation_terms(self.to_internal(batch[0])))
+        """Logs the terms, ``test/recon_mse`` (mean squared error per pixel of reconstruct(x), in [0, 1])
+        and collects the codes for ``test/mmd_qz_pz``."""
+        x = self.to_internal(batch[0])
+        self.log_terms("test", self.evaluation_terms(x))
+        z = self.encoder.code(x)
+        recon = self.from_internal(self.decoder.mean(z))
+        self.log("test/recon_mse", F.mse_loss(recon.float(), batch[0].float()), sync_dist=True)
+        self._test_codes.append(z.detach().float())
+
+    def on_test_epoch_end(self) -> None:
+        """``test/mmd_qz_pz``: unbiased MMD^2 (IMQ kernel, WAE scales) between the test codes, a sample of
+        q(z), and as many samples of p(z) (seed 0)."""
+        z = self.all_gather(torch.cat(self._test_codes)).reshape(-1, self.prior.latent_dim)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            zp = self.prior.sample(len(z)).float()
+        self.log("test/mmd_qz_pz", mmd(z, zp, "imq"), rank_zero_only=True)
+        self._test_codes = []
+
+
+def autoencoder(data_shape: Sequence[int], latent_dim: int, arch: str, hidden: Sequence[int], activation: str,
+                encoder: str, decoder: str) -> tuple[nn.Module, nn.Module]:
+    """The encoder q(z|x) and decoder p(x|z) of a model, mirrored bodies of one ``arch``."""
+    return (make_encoder(encoder, EncoderBody(data_shape, arch, hidden, activation), latent_dim),
+            make_decoder(decoder, DecoderBody(latent_dim, data_shape, arch, hidden, activation)))
+
+
+def reconstruction_term(decoder: nn.Module, x: torch.Tensor, z: torch.Tensor, cost_scale: float) -> dict[str, torch.Tensor]:
+    """The reconstruction term of eqs. (1)-(2) as the decoder defines it: ``nll`` = E[-log p(x|z)] for a
+    probabilistic decoder, ``cost`` = cost_scale * ||x - G(z)||^2 (the WAE cost) for a deterministic one."""
+    if decoder.likelihood is None:
+        return {"cost": cost_scale * squared_error(x, decoder.mean(z)).mean()}
+    return {"nll": reconstruction_nll(decoder.likelihood, x, decoder(z)).mean()}
 
 
 def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:

@@ -18,10 +18,10 @@ from typing import Sequence
 
 import torch
 
-from ..nets import DecoderBody, EncoderBody, GaussianEncoder, StandardNormalPrior, make_decoder, reparameterize
+from ..nets import StandardNormalPrior, reparameterize
 from ..objectives import gaussian_kl, reconstruction_nll
 from ..registry import register_model
-from .base import SingleOptimizerModel
+from .base import SingleOptimizerModel, autoencoder
 
 
 @register_model("beta-vae", beta=4.0)
@@ -55,15 +55,18 @@ class VAE(SingleOptimizerModel):
         super().__init__(data_shape, lr, betas)
         self.save_hyperparameters()
         self.beta, self.init_output_bias = beta, init_output_bias
-        self.encoder = GaussianEncoder(EncoderBody(self.data_shape, arch, hidden, activation), latent_dim)
-        self.decoder = make_decoder(likelihood, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation))
+        self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, "gaussian", likelihood)
         self.prior = StandardNormalPrior(latent_dim)
 
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.encoder(x)  # (B, latent_dim) each
         z = reparameterize(mu, logvar)
         nll = reconstruction_nll(self.decoder.likelihood, x, self.decoder(z))
-        return {"nll": nll.mean(), "kl": gaussian_kl(mu, logvar).mean()}
+        return {"nll": nll.mean(), **self.latent_terms(z, mu, logvar)}
+
+    def latent_terms(self, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms that pull q(z|x) towards p(z); here E_q(x) KL(q(z|x) || p(z))."""
+        return {"kl": gaussian_kl(mu, logvar).mean()}
 
     def weights(self) -> dict[str, float]:
         return {"kl": self.beta}

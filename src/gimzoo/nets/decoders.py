@@ -1,4 +1,4 @@
-"""Generative networks p(x|z): Bernoulli and Gaussian decoders and a tanh generator.
+"""Generative networks p(x|z): Bernoulli and Gaussian decoders, and tanh and sigmoid generators.
 
 Each is a :class:`~gimzoo.nets.bodies.DecoderBody` followed by an output link: ``mean(z)`` =
 link(body(z)) is E[x|z] in the decoder's ``output_range``, the model's internal pixel range (``None``
@@ -102,7 +102,17 @@ class TanhGenerator(Decoder):
         return torch.atanh(m.clamp(-1 + EPS, 1 - EPS))
 
 
-DECODERS = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder, "tanh": TanhGenerator}
+class SigmoidGenerator(BernoulliDecoder):
+    """x = G(z) = sigmoid(body(z)), a deterministic generator with pixels in [0, 1] (WAE). forward -> (x,)."""
+
+    likelihood = None
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.mean(z),)
+
+
+DECODERS = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder, "tanh": TanhGenerator,
+            "sigmoid": SigmoidGenerator}
 
 
 def make_decoder(kind: str, body: DecoderBody) -> Decoder:

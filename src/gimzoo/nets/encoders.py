@@ -75,3 +75,12 @@ class NoiseEncoder(nn.Module):
         eps = torch.randn(self.n_code_samples, *h.shape[:1], self.noise_dim, device=h.device, dtype=h.dtype)
         hs = h.expand(self.n_code_samples, *h.shape)
         return self.head(torch.cat([hs, eps], dim=2)).mean(0)
+
+
+ENCODERS = {"gaussian": GaussianEncoder, "deterministic": DeterministicEncoder, "noise": NoiseEncoder}
+
+
+def make_encoder(kind: str, body: EncoderBody, latent_dim: int) -> nn.Module:
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
+    return ENCODERS[kind](body, latent_dim)

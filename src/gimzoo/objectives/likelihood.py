@@ -1,4 +1,4 @@
-"""Reconstruction terms E_q[-log p(x|z)] of eqs. (1)-(2), one function per likelihood.
+"""Reconstruction terms of eqs. (1)-(2): E_q[-log p(x|z)], one function per likelihood, and the WAE cost.
 
 Each returns one value per sample, shape (B,), summed over the data dimensions (nats); models take
 the batch mean. ``reconstruction_nll`` dispatches on a decoder's ``likelihood`` name.
@@ -26,6 +26,11 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -
     """-log N(x; m, sigma^2 I) = sum_d [(x_d - m_d)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2]."""
     sq = (x - mean).pow(2).flatten(1)
     return 0.5 * sq.sum(1) * torch.exp(-2 * log_sigma) + sq.shape[1] * (log_sigma + 0.5 * LOG_2PI)
+
+
+def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """The WAE cost c(x, y) = ||x - y||^2, summed over the data dimensions; (B,)."""
+    return (x - x_hat).pow(2).flatten(1).sum(1)
 
 
 NLL = {"bernoulli": bernoulli_nll, "gaussian": gaussian_nll}

@@ -1,0 +1,53 @@
+"""InfoVAE (MMD-VAE).
+
+Zhao, Song & Ermon, "InfoVAE: Balancing Learning and Inference in Variational Autoencoders", AAAI 2019
+(arXiv:1706.02262). Reference code: github.com/ShengjiaZhao/InfoVAE (and MMD-Variational-Autoencoder).
+
+Eqs. (1) and (2) of DESIGN.md mixed: the per-x KL of (1) and the marginal divergence of (2),
+
+    loss = E_q[-log p(x|z)] + (1 - alpha) * E_q(x) KL(q(z|x) || p(z)) + (alpha + lambda - 1) * MMD(q(z), p(z))
+           \\______ nll _____/               \\___________ kl ___________/                       \\_____ mmd _____/
+
+alpha = 1 drops the per-x KL (so the codes may keep the information the KL would squeeze out) and
+lambda weighs the match of the aggregate q(z) to p(z), estimated by MMD on the batch's z ~ q(z|x).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..objectives import mmd
+from ..registry import register_model
+from .vae import VAE
+
+
+@register_model("infovae")
+class InfoVAE(VAE):
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 8,
+        arch: str = "mlp",
+        hidden: Sequence[int] = (400,),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        alpha: float = 1.0,
+        lam: float = 1000.0,
+        kernel: str = "rbf",
+        init_output_bias: bool = True,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+    ):
+        """As :class:`~gimzoo.models.vae.VAE`, plus ``alpha`` and ``lam`` (lambda) of the objective above
+        and the MMD ``kernel`` (``"rbf"`` or ``"imq"``, see :mod:`gimzoo.objectives.mmd`)."""
+        super().__init__(data_shape, latent_dim, arch, hidden, activation, likelihood, 1.0 - alpha,
+                         init_output_bias, lr, betas)
+        self.save_hyperparameters(ignore=["beta"])  # beta = 1 - alpha here, not an argument of its own
+        self.alpha, self.lam, self.kernel = alpha, lam, kernel
+
+    def latent_terms(self, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**super().latent_terms(z, mu, logvar), "mmd": mmd(z, self.prior.sample(len(z)), self.kernel)}
+
+    def weights(self) -> dict[str, float]:
+        return {"kl": 1.0 - self.alpha, "mmd": self.alpha + self.lam - 1.0}
