@@ -34,6 +34,7 @@ class WAE(SingleOptimizerModel):
         arch: str = "mlp",
         hidden: Sequence[int] = (400,),
         activation: str = "relu",
+        decoder: str = "sigmoid",
         lam: float = 10.0,
         kernel: str = "imq",
         cost_scale: float = 0.05,
@@ -43,6 +44,8 @@ class WAE(SingleOptimizerModel):
     ):
         """
         Args:
+            decoder: ``"sigmoid"``, a deterministic G(z) with the cost c (paper), or ``"bernoulli"``, whose
+                cross-entropy -log p(x|z) then serves as the cost.
             lam: weight lambda of the MMD penalty.
             kernel: MMD kernel, ``"imq"`` (paper) or ``"rbf"``.
             cost_scale: c(x, y) = cost_scale * ||x - y||^2 (0.05 in the official code).
@@ -52,7 +55,7 @@ class WAE(SingleOptimizerModel):
         self.save_hyperparameters()
         self.lam, self.kernel, self.cost_scale, self.init_output_bias = lam, kernel, cost_scale, init_output_bias
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation,
-                                                 "deterministic", "sigmoid")
+                                                 "deterministic", decoder)
         self.prior = StandardNormalPrior(latent_dim)
 
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
