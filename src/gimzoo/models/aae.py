@@ -10,9 +10,13 @@ Eq. (2) of DESIGN.md with KL(q(z) || p(z)) replaced by a GAN in latent space:
     model:   min    reconstruction + lambda * E_q(x) softplus(-D(E(x)))                  (fool)
 
 AAE (``aae``): reconstruction = E_q[-log p(x|z)] with a Bernoulli decoder, lambda = 1, a deterministic
-encoder (the paper's main choice). WAE-GAN (``wae-gan``): reconstruction = the WAE cost
-0.05 ||x - G(E(x))||^2 with a deterministic decoder, lambda = 1, critic learning rate 5e-4 against
-1e-3 for the auto-encoder, beta1 = 0.5 (the paper's MNIST settings). One class, two registrations.
+encoder (the paper's main choice). WAE-GAN (``wae-gan``): critic learning rate 5e-4 against 1e-3 for
+the auto-encoder, beta1 = 0.5 (the WAE paper's MNIST settings) and lambda = 3. One class, two
+registrations. The WAE paper's cost is 0.05 ||x - G(E(x))||^2 with lambda = 1
+(``--model.decoder sigmoid --model.lam 1``); the zoo uses the cross-entropy cost as for ``wae``, since
+on MNIST with a 784-400-8 MLP the squared cost reconstructed worse than the VAE (test MSE 0.0211
+against 0.0176 after 20 epochs). lambda = 3 is measured: 2 -> MSE 0.0175, MMD(q(z), p(z)) 0.028;
+3 -> 0.0177, 0.015; 10 -> 0.0187, 0.007.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder, reconstruction_term
 
 
-@register_model("wae-gan", decoder="sigmoid", lam=1.0, lr_critic=5e-4)
+@register_model("wae-gan", lam=3.0, lr_critic=5e-4)
 @register_model("aae")
 class AAE(TwoPlayerModel):
     def __init__(
