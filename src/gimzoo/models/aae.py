@@ -68,9 +68,6 @@ class AAE(TwoPlayerModel):
         self.prior = StandardNormalPrior(latent_dim)
         self.critic = ZCritic(latent_dim, critic_hidden)
 
-    def critic_parameters(self):
-        return list(self.critic.parameters())
-
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_q = self.encoder.rsample(x).detach()
         return {"gan": critic_loss(self.critic(self.prior.sample(len(x))), self.critic(z_q))}

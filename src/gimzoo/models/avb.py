@@ -55,9 +55,6 @@ class AVB(TwoPlayerModel):
         self.critic = XZCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
                                critic_hidden, critic_hidden)
 
-    def critic_parameters(self):
-        return list(self.critic.parameters())
-
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_q = self.encoder(x).detach()
         return {"logistic": critic_loss(self.critic(x, z_q), self.critic(x, self.prior.sample(len(x))))}

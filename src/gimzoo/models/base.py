@@ -217,8 +217,9 @@ class SingleOptimizerModel(GenerativeInferenceModel):
 class TwoPlayerModel(GenerativeInferenceModel):
     """A model player against a critic (manual optimisation).
 
-    Subclasses implement ``critic_parameters()``, ``critic_terms(x)`` (the critic's loss terms) and
-    ``model_terms(x)`` (the model player's), with optional ``critic_weights()``/``model_weights()``.
+    Subclasses set ``self.critic`` (or override ``critic_parameters()``) and implement
+    ``critic_terms(x)`` (the critic's loss terms) and ``model_terms(x)`` (the model player's), with
+    optional ``critic_weights()``/``model_weights()``.
     The model player owns every parameter that is not the critic's. Terms are logged as
     ``<stage>/critic_<name>`` and ``<stage>/<name>``.
     """
@@ -234,7 +235,8 @@ class TwoPlayerModel(GenerativeInferenceModel):
         self.betas, self.betas_critic = tuple(betas), tuple(betas_critic)
 
     def critic_parameters(self) -> list[nn.Parameter]:
-        raise NotImplementedError
+        """The critic player's parameters; by convention the critic is ``self.critic``."""
+        return list(self.critic.parameters())
 
     def model_parameters(self) -> list[nn.Parameter]:
         critic = {id(p) for p in self.critic_parameters()}
