@@ -192,3 +192,18 @@ def test_hyperparameters_rebuild_the_model(name):
     clone = type(model)(**dict(model.hparams))
     assert dict(clone.hparams) == dict(model.hparams)
     assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]
+
+
+def test_test_metrics_are_the_documented_ones():
+    from gimzoo.objectives import mmd
+
+    model = gimzoo.create("wae", hidden=(16,)).eval()
+    data = RandomImages(n_train=64, n_test=150, batch_size=16, eval_batch_size=64, val_size=16)
+    out = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False).test(model, datamodule=data,
+                                                                                               verbose=False)[0]
+    x = data.split("test")[0]
+    with torch.no_grad():
+        assert out["test/recon_mse"] == pytest.approx(((model.reconstruct(x) - x) ** 2).mean().item(), rel=1e-4)
+        torch.manual_seed(0)
+        zp = model.prior.sample(150)
+        assert out["test/mmd_qz_pz"] == pytest.approx(mmd(model.encode(x), zp).item(), rel=1e-4, abs=1e-6)

@@ -111,7 +111,7 @@ class GenerativeInferenceModel(L.LightningModule):
         return bool(trainer._logger_connector.should_update_logs or trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def evaluation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Terms logged on validation and test batches; by default the training terms."""
+        """Terms logged on validation and test batches (each base class gives its training terms)."""
         raise NotImplementedError
 
     def validation_step(self, batch, batch_idx):
