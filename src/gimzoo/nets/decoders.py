@@ -1,4 +1,4 @@
-"""Generative networks p(x|z): Bernoulli and Gaussian decoders, and tanh and sigmoid generators.
+"""Generative networks p(x|z): Bernoulli and Gaussian decoders, and tanh, sigmoid and linear generators.
 
 Each is a :class:`~gimzoo.nets.bodies.DecoderBody` followed by an output link: ``mean(z)`` =
 link(body(z)) is E[x|z] in the decoder's ``output_range``, the model's internal pixel range (``None``
@@ -111,8 +111,24 @@ class SigmoidGenerator(BernoulliDecoder):
         return (self.mean(z),)
 
 
+class LinearGenerator(Decoder):
+    """x = G(z) = body(z), a deterministic generator for unbounded vectors (2-D toy data). forward -> (x,)."""
+
+    likelihood = None
+    output_range = None
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.mean(z),)
+
+    def link(self, h):
+        return h
+
+    def inverse_link(self, m):
+        return m
+
+
 DECODERS = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder, "tanh": TanhGenerator,
-            "sigmoid": SigmoidGenerator}
+            "sigmoid": SigmoidGenerator, "linear": LinearGenerator}
 
 
 def make_decoder(kind: str, body: DecoderBody) -> Decoder:

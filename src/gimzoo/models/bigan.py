@@ -1,0 +1,80 @@
+"""BiGAN and ALI: a joint critic D(x, z) tells q(x, z) = q(x) q(z|x) from p(x, z) = p(z) p(x|z).
+
+Donahue, Kraehenbuehl & Darrell, "Adversarial Feature Learning", ICLR 2017 (arXiv:1605.09782),
+code github.com/jeffdonahue/bigan; Dumoulin et al., "Adversarially Learned Inference", ICLR 2017
+(arXiv:1606.00704), code github.com/IshmaelBelghazi/ALI.
+
+The joint-matching row of DESIGN.md: at the critic's optimum the game minimises the Jensen-Shannon
+divergence between the two joints, so the encoder inverts the generator where they match.
+
+    critic:             min_D  E_q(x,z) softplus(-D(x, E(x))) + E_p(x,z) softplus(D(G(z), z))   (critic_gan)
+    encoder, generator: the same loss with the labels swapped (non-saturating, one shared term)  (swap)
+
+BiGAN (``bigan``): deterministic encoder z = E(x), uniform prior on [-1, 1]^d (the paper's MNIST
+setting). ALI (``ali``): a reparameterised Gaussian encoder q(z|x) and a standard normal prior: a
+registration of the same class. Images are generated through tanh (pixels in [-1, 1] inside);
+2-D toy data through a linear output (``generator="linear"``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..nets import EncoderBody, XZCritic, make_prior
+from ..objectives import critic_loss
+from ..registry import register_model
+from .base import TwoPlayerModel, autoencoder
+
+
+@register_model("ali", encoder="gaussian", prior="normal")
+@register_model("bigan")
+class BiGAN(TwoPlayerModel):
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 50,
+        arch: str = "mlp",
+        hidden: Sequence[int] = (1024, 1024),
+        activation: str = "leaky_relu",
+        encoder: str = "deterministic",
+        generator: str = "tanh",
+        prior: str = "uniform",
+        critic_hidden: Sequence[int] = (1024, 1024),
+        lr: float = 2e-4,
+        lr_critic: float = 2e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        betas_critic: Sequence[float] = (0.5, 0.999),
+        critic_steps: int = 1,
+    ):
+        """
+        Args:
+            encoder: ``"deterministic"`` (BiGAN) or ``"gaussian"`` (ALI).
+            generator: ``"tanh"`` for images, ``"linear"`` for unbounded vectors (2-D toy data).
+            prior: ``"uniform"`` on [-1, 1]^d (BiGAN) or ``"normal"`` (ALI).
+            critic_hidden: widths of the critic's x-body, z-branch and joint head.
+            Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
+        """
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        self.save_hyperparameters()
+        self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder,
+                                                 generator)
+        self.prior = make_prior(prior, latent_dim)
+        self.critic = XZCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
+                               critic_hidden, critic_hidden)
+
+    def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """D on a batch of q(x, z) pairs (x, E(x)) and as many p(x, z) pairs (G(z), z)."""
+        z_q, z_p = self.encoder.rsample(x), self.prior.sample(len(x))
+        x_p = self.decoder.mean(z_p)
+        if detach:
+            z_q, x_p = z_q.detach(), x_p.detach()
+        return self.critic(x, z_q), self.critic(x_p, z_p)
+
+    def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        s_q, s_p = self._scores(x, detach=True)
+        return {"gan": critic_loss(s_q, s_p)}
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        s_q, s_p = self._scores(x, detach=False)
+        return {"swap": critic_loss(s_p, s_q)}
