@@ -18,13 +18,14 @@ def run_dir(trainer: L.Trainer) -> Path:
 
 
 def scatter_image(points: torch.Tensor, size: int = 256, extent: float | None = None) -> torch.Tensor:
-    """2-D points -> a (1, size, size) density image (log-scaled histogram), for toy data."""
+    """2-D points -> a (1, size, size) density image (log-scaled histogram, dark = dense), for toy data."""
     extent = extent or float(points.abs().max().clamp(min=1e-3)) * 1.1
     ij = ((points.float() / extent + 1) * 0.5 * (size - 1)).round().long().clamp(0, size - 1)
     img = torch.zeros(size * size)
     img.index_add_(0, (size - 1 - ij[:, 1]) * size + ij[:, 0], torch.ones(len(ij)))
-    img = torch.log1p(img)
-    return 1 - (img / img.max().clamp(min=1)).view(1, size, size)
+    # every occupied pixel at least 40 % grey, so that single points stay visible next to dense modes
+    ink = torch.where(img > 0, 0.4 + 0.6 * torch.log1p(img) / torch.log1p(img.max()).clamp(min=1e-6), img)
+    return 1 - ink.view(1, size, size)
 
 
 class SampleGrids(L.Callback):
