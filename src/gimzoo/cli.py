@@ -23,6 +23,7 @@ from .data import DATASETS, InMemoryDataModule
 from .models import GenerativeInferenceModel
 from .registry import get_model_entry, list_models
 
+
 def _config_dir() -> Path:
     """``$GIMZOO_CONFIGS``, else the repository's zoo_configs/ (editable install), else ./zoo_configs."""
     if os.environ.get("GIMZOO_CONFIGS"):
@@ -60,11 +61,16 @@ def print_list() -> None:
         print(f"  {c}")
 
 
+def _cli(args: list[str], **kwargs) -> GimzooCLI:
+    os.environ.setdefault("WANDB_MODE", "offline")  # never reach the network unless the user asks
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return GimzooCLI(GenerativeInferenceModel, InMemoryDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                     trainer_defaults={"logger": default_logger()}, args=args, **kwargs)
+
+
 def build(config: str | os.PathLike, *overrides: str) -> GimzooCLI:
     """Instantiate model, datamodule and trainer from a config (plus CLI-style overrides) without running."""
-    return GimzooCLI(GenerativeInferenceModel, InMemoryDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                     trainer_defaults={"logger": default_logger()}, save_config_callback=None, run=False,
-                     args=["--config", str(config), *overrides])
+    return _cli(["--config", str(config), *overrides], save_config_callback=None, run=False)
 
 
 def run(args: list[str] | None = None) -> GimzooCLI | None:
@@ -73,17 +79,7 @@ def run(args: list[str] | None = None) -> GimzooCLI | None:
     if argv[:1] == ["list"]:
         print_list()
         return None
-    os.environ.setdefault("WANDB_MODE", "offline")  # never reach the network unless the user asks
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return GimzooCLI(
-        GenerativeInferenceModel,
-        InMemoryDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        trainer_defaults={"logger": default_logger()},
-        save_config_kwargs={"overwrite": True},
-        args=argv,
-    )
+    return _cli(argv, save_config_kwargs={"overwrite": True})
 
 
 def main() -> None:
