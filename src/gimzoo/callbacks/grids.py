@@ -35,20 +35,23 @@ class SampleGrids(L.Callback):
     Files: ``<run dir>/grids/samples_epoch{E:03d}.png`` and ``recon_epoch{E:03d}.png``.
     """
 
-    def __init__(self, every_n_epochs: int = 1, n: int = 64, seed: int = 0):
-        self.every_n_epochs, self.n, self.seed = every_n_epochs, n, seed
+    def __init__(self, every_n_epochs: int = 1, n: int = 64, n_points: int = 2500, seed: int = 0):
+        """``n`` images per grid; ``n_points`` points per scatter for vector (2-D toy) data."""
+        self.every_n_epochs, self.n, self.n_points, self.seed = every_n_epochs, n, n_points, seed
 
     @torch.no_grad()
     def images(self, pl_module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        vectors = x.dim() == 2
+        n = self.n_points if vectors else self.n
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):  # the same z every epoch; the training RNG is untouched
             torch.manual_seed(self.seed)
-            samples = pl_module.sample(self.n).float().cpu()
-        x = x[: self.n].to(pl_module.device)
+            samples = pl_module.sample(n).float().cpu()
+        nrow = int(n ** 0.5)
+        x = x[: n if vectors else max(nrow, len(x[:n]) // nrow * nrow)].to(pl_module.device)
         recon = pl_module.reconstruct(x).float().cpu()
-        if x.dim() == 2:  # 2-D toy data: density images of data, samples, reconstructions
+        if vectors:  # 2-D toy data: density images of samples; of data and reconstructions side by side
             return {"samples": scatter_image(samples), "recon": torch.cat([scatter_image(x.cpu()), scatter_image(recon)], 2)}
-        nrow = int(self.n ** 0.5)
         rows = torch.stack([x.cpu().float(), recon]).view(2, -1, nrow, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:])
         return {"samples": make_grid(samples, nrow=nrow, pad_value=1.0), "recon": make_grid(rows, nrow=nrow, pad_value=1.0)}
 
