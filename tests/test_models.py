@@ -207,3 +207,25 @@ def test_test_metrics_are_the_documented_ones():
         torch.manual_seed(0)
         zp = model.prior.sample(150)
         assert out["test/mmd_qz_pz"] == pytest.approx(mmd(model.encode(x), zp).item(), rel=1e-4, abs=1e-6)
+
+
+def test_avb_adaptive_contrast_trains_and_splits_the_kl():
+    model = gimzoo.create("avb", hidden=(16,), critic_hidden=(16,), adaptive_contrast=True, n_moment_samples=4)
+    data = RandomImages(n_train=64, batch_size=16, val_size=16)
+    one_step_trainer(1).fit(model, datamodule=data)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    x = torch.rand(8, 1, 28, 28)
+    terms = model.model_terms(x)
+    assert set(terms) == {"nll", "kl_est", "log_r_over_p"} and all(v.isfinite() for v in terms.values())
+    mu, sigma = model.moments(x)
+    assert mu.shape == sigma.shape == (8, 8) and (sigma > 0).all()
+
+
+def test_gaussian_nll_with_one_sigma_per_dimension():
+    from torch.distributions import Normal
+
+    from gimzoo.objectives import gaussian_nll
+
+    z, mu, log_sigma = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
+    ref = -Normal(mu, log_sigma.exp()).log_prob(z).sum(1)
+    assert torch.allclose(gaussian_nll(z, mu, log_sigma), ref, atol=1e-5)

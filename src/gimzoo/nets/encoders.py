@@ -70,11 +70,14 @@ class NoiseEncoder(nn.Module):
 
     rsample = forward
 
+    def rsample_n(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """n draws of z ~ q(z|x) per x, (n, B, latent_dim); the body runs once, the noise head n times."""
+        h = self.body(x)  # (B, F)
+        eps = torch.randn(n, h.shape[0], self.noise_dim, device=h.device, dtype=h.dtype)
+        return self.head(torch.cat([h.expand(n, *h.shape), eps], dim=2))
+
     def code(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x)  # (B, F): the body runs once, the noise head n times
-        eps = torch.randn(self.n_code_samples, *h.shape[:1], self.noise_dim, device=h.device, dtype=h.dtype)
-        hs = h.expand(self.n_code_samples, *h.shape)
-        return self.head(torch.cat([hs, eps], dim=2)).mean(0)
+        return self.rsample_n(x, self.n_code_samples).mean(0)
 
 
 ENCODERS = {"gaussian": GaussianEncoder, "deterministic": DeterministicEncoder, "noise": NoiseEncoder}

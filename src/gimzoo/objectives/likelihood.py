@@ -23,9 +23,10 @@ def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
-    """-log N(x; m, sigma^2 I) = sum_d [(x_d - m_d)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2]."""
-    sq = (x - mean).pow(2).flatten(1)
-    return 0.5 * sq.sum(1) * torch.exp(-2 * log_sigma) + sq.shape[1] * (log_sigma + 0.5 * LOG_2PI)
+    """-log N(x; m, diag sigma^2) = sum_d [(x_d - m_d)^2 / (2 sigma_d^2) + log sigma_d + log(2 pi) / 2];
+    ``log_sigma`` is one scalar or broadcasts against x (one per dimension)."""
+    log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype, device=x.device)
+    return (0.5 * (x - mean).pow(2) * torch.exp(-2 * log_sigma) + log_sigma + 0.5 * LOG_2PI).flatten(1).sum(1)
 
 
 def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
