@@ -69,7 +69,8 @@ class AAE(TwoPlayerModel):
         self.critic = ZCritic(latent_dim, critic_hidden)
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z_q = self.encoder.rsample(x).detach()
+        with torch.no_grad():  # the critic's step needs no graph through the encoder
+            z_q = self.encoder.rsample(x)
         return {"gan": critic_loss(self.critic(self.prior.sample(len(x))), self.critic(z_q))}
 
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

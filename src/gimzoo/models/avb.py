@@ -74,7 +74,8 @@ class AVB(TwoPlayerModel):
         return zs.mean(0), zs.std(0) + 1e-4
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z_q = self.encoder(x).detach()
+        with torch.no_grad():  # the critic's step needs no graph through the encoder
+            z_q = self.encoder(x)
         if self.adaptive_contrast:
             mu, sigma = self.moments(x)
             return {"logistic": critic_loss(self.critic(x, (z_q - mu) / sigma), self.critic(x, torch.randn_like(z_q)))}

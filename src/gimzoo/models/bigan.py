@@ -65,10 +65,9 @@ class BiGAN(TwoPlayerModel):
 
     def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """D on a batch of q(x, z) pairs (x, E(x)) and as many p(x, z) pairs (G(z), z)."""
-        z_q, z_p = self.encoder.rsample(x), self.prior.sample(len(x))
-        x_p = self.decoder.mean(z_p)
-        if detach:
-            z_q, x_p = z_q.detach(), x_p.detach()
+        z_p = self.prior.sample(len(x))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):  # no graph for the critic's step
+            z_q, x_p = self.encoder.rsample(x), self.decoder.mean(z_p)
         return self.critic(x, z_q), self.critic(x_p, z_p)
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
