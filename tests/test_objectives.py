@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from gimzoo.objectives import bernoulli_nll, gaussian_kl, gaussian_nll, reconstruction_nll
+from gimzoo.objectives import (bernoulli_nll, gaussian_kl, gaussian_nll, hinge_critic_loss, hinge_generator_loss,
+                               reconstruction_nll)
 
 
 def test_kl_of_a_distribution_with_itself_is_zero():
@@ -91,6 +92,15 @@ def test_gan_losses():
     assert torch.allclose(critic_loss(torch.zeros(4), torch.zeros(4)), torch.tensor(2 * math.log(2)))
     assert torch.allclose(generator_loss(torch.zeros(3)), torch.tensor(math.log(2)))
     assert squared_error(torch.ones(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)).tolist() == [4.0, 4.0]
+
+
+def test_hinge_losses():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0])
+    # margins: real 2 -> 0, real 0.5 -> 0.5; fake -3 -> 0, fake 0 -> 1
+    assert hinge_critic_loss(real, fake).item() == pytest.approx(0.25 + 0.5)
+    assert hinge_critic_loss(torch.ones(3), -torch.ones(3)).item() == 0.0  # both at the margin
+    assert hinge_generator_loss(fake, real).item() == pytest.approx(1.25 - (-1.5))
+    assert hinge_generator_loss(fake).item() == pytest.approx(1.5)
 
 
 def test_logistic_critic_recovers_the_log_density_ratio():

@@ -2,23 +2,32 @@
 
 * ``gimzoo fit|validate|test --config zoo_configs/vae-mnist.yaml [--model.lr 1e-4] [--trainer.precision bf16-mixed]``:
   LightningCLI; any model, data or trainer argument can be overridden, ``--print_config`` prints the result.
-* ``gimzoo list``: registered models, datasets and the configs in ``zoo_configs/``.
+* ``gimzoo list``: registered models, datasets, configs in ``zoo_configs/`` and pretrained checkpoints.
+* ``gimzoo eval NAME_OR_CKPT [--n 10000] [--split test] [--json out.json]``: every metric of
+  :func:`gimzoo.metrics.evaluate.evaluate` for a pretrained name or a run's ``.ckpt``, printed as a table.
+* ``gimzoo publish RUN.ckpt --name NAME``: strip, evaluate and add a run to ``checkpoints/`` (see :mod:`gimzoo.hub`).
+* ``gimzoo extractor --data mnist``: train the LeNet feature extractor behind ``fid_lenet``;
+  ``gimzoo floor --data mnist``: its real-data floor (10,000 training against 10,000 test images).
 
 Default logging needs no account: wandb in offline mode (``WANDB_MODE=online`` and ``wandb login`` turn
 it online; a CSV logger is used when wandb is not installed), PNG grids of samples and reconstructions
-every epoch (``--grids.every_n_epochs``), and a progress bar. The data shape is linked from the
+every epoch (``--grids.every_n_epochs``), a cheaper ``gimzoo eval`` on 1,000 validation images every 5 epochs
+(``--evaluation.every_n_epochs``, logged as ``eval/<metric>``), and a progress bar. The data shape is linked from the
 datamodule to the model (``data.data_shape -> model.data_shape``), so it is never typed twice.
 """
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
 
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
-from .callbacks import EpochTimer, SampleGrids
+from .callbacks import EpochTimer, PeriodicEvaluation, SampleGrids
+from .callbacks.grids import run_dir
 from .data import DATASETS, InMemoryDataModule
 from .models import GenerativeInferenceModel
 from .registry import get_model_entry, list_models
@@ -42,10 +51,22 @@ def default_logger() -> dict:
     return {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "gimzoo"}}
 
 
+class SaveRunConfig(SaveConfigCallback):
+    """Writes ``config.yaml`` into the run's own folder, next to its ``checkpoints/`` and ``grids/`` (Lightning's
+    default, ``trainer.log_dir``, is the folder shared by every wandb run), so a checkpoint always has its recipe."""
+
+    def save_config(self, trainer, pl_module, stage) -> None:
+        folder = run_dir(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(folder / self.config_filename), skip_none=False, overwrite=self.overwrite,
+                         multifile=self.multifile)
+
+
 class GimzooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(SampleGrids, "grids")
         parser.add_lightning_class_args(EpochTimer, "timer")
+        parser.add_lightning_class_args(PeriodicEvaluation, "evaluation")
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
 
 
@@ -59,6 +80,9 @@ def print_list() -> None:
     print(f"configs ({CONFIG_DIR}):")
     for c in list_configs():
         print(f"  {c}")
+    from .hub import list_pretrained
+
+    print("pretrained: " + (", ".join(list_pretrained()) or "(none)"))
 
 
 def _cli(args: list[str], **kwargs) -> GimzooCLI:
@@ -73,13 +97,112 @@ def build(config: str | os.PathLike, *overrides: str) -> GimzooCLI:
     return _cli(["--config", str(config), *overrides], save_config_callback=None, run=False)
 
 
+def load_for_eval(name_or_path: str, config: str | None = None):
+    """(model, datamodule) of a pretrained name, or of a run's Lightning checkpoint and its config."""
+    import yaml
+
+    from . import hub
+
+    if name_or_path in hub.list_pretrained():
+        return hub.load(name_or_path), hub.datamodule_of(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix != ".ckpt" or not path.is_file():
+        from .registry import unknown
+
+        raise unknown("pretrained model or checkpoint file", name_or_path, hub.list_pretrained())
+    config_path = Path(config) if config else hub.run_config_of(path)
+    model, datamodule = hub.build_from_config(yaml.safe_load(config_path.read_text()))
+    model.load_state_dict(hub.read_lightning_checkpoint(path), strict=True)
+    return model.eval(), datamodule
+
+
+def format_table(metrics: dict) -> str:
+    width = max(len(k) for k in metrics)
+    fmt = lambda v: "n/a" if v is None else (f"{v:.5g}" if isinstance(v, float) else str(v))  # noqa: E731
+    return "\n".join(f"{k:<{width}}  {fmt(v)}" for k, v in metrics.items())
+
+
+def eval_main(argv: list[str]) -> dict:
+    from .metrics.evaluate import evaluate
+
+    p = argparse.ArgumentParser(prog="gimzoo eval", description="Evaluate a pretrained model or a run's checkpoint.")
+    p.add_argument("name_or_path", help="a name from `gimzoo list` (pretrained) or a .ckpt of a `gimzoo fit` run")
+    p.add_argument("--config", help="the config that trained the .ckpt (default: the run's config.yaml)")
+    p.add_argument("--n", type=int, default=10_000, help="evaluation images and samples (default 10000)")
+    p.add_argument("--split", default="test", choices=["test", "val", "train"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iwae_k", type=int, default=100, help="importance samples of the IWAE bound")
+    p.add_argument("--no_probe", action="store_true", help="skip the linear probe (the slowest representation metric)")
+    p.add_argument("--inception_weights", help="a local InceptionV3 weights file (torch-fidelity's) for fid_inception")
+    p.add_argument("--json", help="also write the result to this JSON file")
+    a = p.parse_args(argv)
+    model, datamodule = load_for_eval(a.name_or_path, a.config)
+    result = {"name": a.name_or_path} | evaluate(model, datamodule, n=a.n, split=a.split, seed=a.seed,
+                                                   iwae_k=a.iwae_k, probe=not a.no_probe,
+                                                   inception_weights=a.inception_weights)
+    print(format_table(result["metrics"]))
+    print(f"# protocol: {json.dumps(result['protocol'])}")
+    print(f"# {result['seconds']} s")
+    if a.json:
+        Path(a.json).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def publish_main(argv: list[str]) -> dict:
+    from .hub import publish
+
+    p = argparse.ArgumentParser(prog="gimzoo publish", description="Add a run's checkpoint to checkpoints/.")
+    p.add_argument("ckpt", help="a .ckpt written by `gimzoo fit`")
+    p.add_argument("--name", required=True, help="the pretrained name, e.g. wae-mnist")
+    p.add_argument("--config", help="the config that trained it (default: the run's config.yaml)")
+    p.add_argument("--n", type=int, default=10_000)
+    a = p.parse_args(argv)
+    entry = publish(a.ckpt, a.name, a.config, n=a.n)
+    print(f"published {a.name}: {entry['file']} sha256 {entry['sha256']} ({entry['parameters']} parameters)")
+    print(format_table(entry["evaluation"]["metrics"]))
+    return entry
+
+
+def extractor_main(argv: list[str]) -> dict:
+    from .metrics.quality import train_lenet
+
+    p = argparse.ArgumentParser(prog="gimzoo extractor", description="Train the LeNet behind fid_lenet.")
+    p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    entry = train_lenet(a.data, epochs=a.epochs, seed=a.seed)
+    print(json.dumps(entry, indent=1))
+    return entry
+
+
+def floor_main(argv: list[str]) -> dict:
+    from .data import get_datamodule
+    from .metrics.evaluate import real_data_floor
+
+    p = argparse.ArgumentParser(prog="gimzoo floor", description="fid_lenet of real training vs test images.")
+    p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--n", type=int, default=10_000)
+    a = p.parse_args(argv)
+    result = real_data_floor(get_datamodule(a.data, download=False), a.n)
+    print(format_table(result["metrics"]))
+    print(f"# protocol: {json.dumps(result['protocol'])}")
+    return result
+
+
+COMMANDS = {"eval": eval_main, "floor": floor_main, "publish": publish_main, "extractor": extractor_main}
+
+
 def run(args: list[str] | None = None) -> GimzooCLI | None:
     """Run the command line ``args`` (default: sys.argv); returns the LightningCLI object, if one ran."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["list"]:
         print_list()
         return None
-    return _cli(argv, save_config_kwargs={"overwrite": True})
+    if argv[:1] and argv[0] in COMMANDS:
+        COMMANDS[argv[0]](argv[1:])
+        return None
+    return _cli(argv, save_config_callback=SaveRunConfig, save_config_kwargs={"overwrite": True, "save_to_log_dir": False})
 
 
 def main() -> None:

@@ -144,10 +144,10 @@ class GenerativeInferenceModel(L.LightningModule):
 
 
 def autoencoder(data_shape: Sequence[int], latent_dim: int, arch: str, hidden: Sequence[int], activation: str,
-                encoder: str, decoder: str) -> tuple[nn.Module, nn.Module]:
+                encoder: str, decoder: str, batchnorm: bool | None = None) -> tuple[nn.Module, nn.Module]:
     """The encoder q(z|x) and decoder p(x|z) of a model, mirrored bodies of one ``arch``."""
-    return (make_encoder(encoder, EncoderBody(data_shape, arch, hidden, activation), latent_dim),
-            make_decoder(decoder, DecoderBody(latent_dim, data_shape, arch, hidden, activation)))
+    return (make_encoder(encoder, EncoderBody(data_shape, arch, hidden, activation, batchnorm), latent_dim),
+            make_decoder(decoder, DecoderBody(latent_dim, data_shape, arch, hidden, activation, batchnorm)))
 
 
 def reconstruction_term(decoder: nn.Module, x: torch.Tensor, z: torch.Tensor, cost_scale: float) -> dict[str, torch.Tensor]:

@@ -14,6 +14,16 @@ BiGAN (``bigan``): deterministic encoder z = E(x), uniform prior on [-1, 1]^d (t
 setting). ALI (``ali``): a reparameterised Gaussian encoder q(z|x) and a standard normal prior: a
 registration of the same class. Images are generated through tanh (pixels in [-1, 1] inside);
 2-D toy data through a linear output (``generator="linear"``).
+
+BigBiGAN (``bigbigan``): Donahue & Simonyan, "Large Scale Adversarial Representation Learning",
+NeurIPS 2019 (arXiv:1907.02544), models at tfhub.dev/deepmind/bigbigan-resnet50. Its critic adds unary
+scores to the joint one, (s_x, s_z, s_xz) = (w_x . F(x), w_z . H(z), J(F(x), H(z))), each trained with the
+hinge loss h(t) = max(0, 1 - t); encoder and generator share sum_s (E_q s - E_p s):
+
+    critic:             sum_{s in x, z, xz} E_q h(s) + E_p h(-s)                      (critic_hinge_x, _z, _xz)
+    encoder, generator: sum_{s in x, z, xz} E_q s - E_p s                             (score_x, score_z, score_xz)
+
+The unary s_x is a plain GAN critic on x, s_z one on z: they keep each marginal matched on its own.
 """
 from __future__ import annotations
 
@@ -21,8 +31,8 @@ from typing import Sequence
 
 import torch
 
-from ..nets import EncoderBody, XZCritic, make_prior
-from ..objectives import critic_loss
+from ..nets import EncoderBody, UnaryJointCritic, XZCritic, make_prior
+from ..objectives import critic_loss, hinge_critic_loss, hinge_generator_loss
 from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
 
@@ -30,6 +40,8 @@ from .base import TwoPlayerModel, autoencoder
 @register_model("ali", encoder="gaussian", prior="normal")
 @register_model("bigan")
 class BiGAN(TwoPlayerModel):
+    critic_class = XZCritic
+
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),
@@ -41,6 +53,8 @@ class BiGAN(TwoPlayerModel):
         generator: str = "tanh",
         prior: str = "uniform",
         critic_hidden: Sequence[int] = (1024, 1024),
+        batchnorm: bool | None = None,
+        critic_dropout: float = 0.0,
         lr: float = 2e-4,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -53,15 +67,18 @@ class BiGAN(TwoPlayerModel):
             generator: ``"tanh"`` for images, ``"linear"`` for unbounded vectors (2-D toy data).
             prior: ``"uniform"`` on [-1, 1]^d (BiGAN) or ``"normal"`` (ALI).
             critic_hidden: widths of the critic's x-body, z-branch and joint head.
+            batchnorm: batch norm in the encoder and generator bodies (None: on for conv, off for MLP; the ALI
+                code's toy networks use it).
+            critic_dropout: dropout on the critic's joint head (the ALI code's toy critic: 0.2 to 0.5).
             Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
         self.save_hyperparameters()
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder,
-                                                 generator)
+                                                 generator, batchnorm)
         self.prior = make_prior(prior, latent_dim)
-        self.critic = XZCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
-                               critic_hidden, critic_hidden)
+        self.critic = self.critic_class(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
+                                        critic_hidden, critic_hidden, dropout=critic_dropout)
 
     def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """D on a batch of q(x, z) pairs (x, E(x)) and as many p(x, z) pairs (G(z), z)."""
@@ -77,3 +94,17 @@ class BiGAN(TwoPlayerModel):
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s_q, s_p = self._scores(x, detach=False)
         return {"swap": critic_loss(s_p, s_q)}
+
+
+@register_model("bigbigan", encoder="gaussian", prior="normal")
+class BigBiGAN(BiGAN):
+    critic_class = UnaryJointCritic
+    SCORES = ("x", "z", "xz")
+
+    def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        s_q, s_p = self._scores(x, detach=True)
+        return {f"hinge_{k}": hinge_critic_loss(q, p) for k, q, p in zip(self.SCORES, s_q, s_p)}
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        s_q, s_p = self._scores(x, detach=False)
+        return {f"score_{k}": hinge_generator_loss(p, real=q) for k, q, p in zip(self.SCORES, s_q, s_p)}

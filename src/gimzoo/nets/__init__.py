@@ -1,15 +1,15 @@
 """Plain nn.Modules, no losses: bodies, encoders q(z|x), decoders p(x|z), critics and priors p(z)."""
 from .bodies import ARCHS, DecoderBody, EncoderBody, mlp
-from .critics import XCritic, XZCritic, ZCritic
+from .critics import UnaryJointCritic, XCritic, XZCritic, ZCritic
 from .decoders import (DECODERS, BernoulliDecoder, Decoder, GaussianDecoder, SigmoidGenerator, TanhGenerator,
                        make_decoder)
-from .encoders import ENCODERS, DeterministicEncoder, GaussianEncoder, NoiseEncoder, make_encoder, reparameterize
-from .priors import PRIORS, GaussianMixturePrior, Prior, StandardNormalPrior, UniformPrior, make_prior
+from .encoders import ENCODERS, CodeEncoder, DeterministicEncoder, GaussianEncoder, NoiseEncoder, make_encoder, reparameterize
+from .priors import PRIORS, GaussianMixturePrior, InfoGANPrior, Prior, StandardNormalPrior, UniformPrior, make_prior
 
 __all__ = [
-    "ARCHS", "DecoderBody", "EncoderBody", "mlp", "XCritic", "XZCritic", "ZCritic", "DECODERS",
+    "ARCHS", "DecoderBody", "EncoderBody", "mlp", "UnaryJointCritic", "XCritic", "XZCritic", "ZCritic", "DECODERS",
     "BernoulliDecoder", "Decoder", "GaussianDecoder", "SigmoidGenerator", "TanhGenerator", "make_decoder",
-    "ENCODERS", "make_encoder", "DeterministicEncoder",
+    "ENCODERS", "make_encoder", "CodeEncoder", "InfoGANPrior", "DeterministicEncoder",
     "GaussianEncoder", "NoiseEncoder", "reparameterize", "PRIORS", "GaussianMixturePrior", "Prior",
     "StandardNormalPrior", "UniformPrior", "make_prior",
 ]

@@ -8,7 +8,8 @@ Two architectures, chosen by name (``arch``):
   stride-2 convolutions, so H and W must be divisible by ``2 ** len(hidden)``
   (1x28x28 with (64, 128): 28 -> 14 -> 7; 3x32x32 with (64, 128, 256): 32 -> 16 -> 8 -> 4).
 
-Bodies hold no losses and no output heads: encoders, decoders and critics add those.
+Bodies hold no losses and no output heads: encoders, decoders and critics add those. ``batchnorm``
+(default: on for conv, off for MLP) normalises every hidden layer but the conv encoder's first.
 """
 from __future__ import annotations
 
@@ -28,13 +29,18 @@ def activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False) -> nn.Sequential:
-    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``act`` between them."""
+def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False, batchnorm: bool = False,
+        dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``act`` between them, optionally
+    batch-normalised before each activation and with dropout after it."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if final_act or i < len(sizes) - 2:
+        hidden = final_act or i < len(sizes) - 2
+        layers.append(nn.Linear(a, b, bias=not (hidden and batchnorm)))
+        if hidden:
+            layers += [nn.BatchNorm1d(b)] if batchnorm else []
             layers.append(activation(act))
+            layers += [nn.Dropout(dropout)] if dropout else []
     return nn.Sequential(*layers)
 
 
@@ -54,15 +60,22 @@ def _check(arch: str, data_shape: Sequence[int], hidden: Sequence[int]) -> tuple
     return shape
 
 
+def _default_batchnorm(arch: str, batchnorm: bool | None) -> bool:
+    """None: the architecture's default, batch norm in conv bodies (DCGAN), none in MLPs."""
+    return arch == "conv" if batchnorm is None else batchnorm
+
+
 class EncoderBody(nn.Module):
     """x (B, *data_shape) -> features (B, out_features)."""
 
     def __init__(self, data_shape: Sequence[int], arch: str = "mlp", hidden: Sequence[int] = (400,),
-                 act: str = "relu", batchnorm: bool = True):
+                 act: str = "relu", batchnorm: bool | None = None):
         super().__init__()
         shape = _check(arch, data_shape, hidden)
+        batchnorm = _default_batchnorm(arch, batchnorm)
         if arch == "mlp":
-            self.net = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *hidden], act, final_act=True))
+            self.net = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *hidden], act, final_act=True,
+                                                       batchnorm=batchnorm))
             self.out_features = hidden[-1]
         else:
             layers: list[nn.Module] = []
@@ -85,12 +98,13 @@ class DecoderBody(nn.Module):
     """h (B, in_features) -> unconstrained x-space output (B, *data_shape) (logits, means, pre-tanh)."""
 
     def __init__(self, in_features: int, data_shape: Sequence[int], arch: str = "mlp",
-                 hidden: Sequence[int] = (400,), act: str = "relu", batchnorm: bool = True):
+                 hidden: Sequence[int] = (400,), act: str = "relu", batchnorm: bool | None = None):
         super().__init__()
         shape = _check(arch, data_shape, hidden)
+        batchnorm = _default_batchnorm(arch, batchnorm)
         self.data_shape = shape
         if arch == "mlp":
-            self.net = nn.Sequential(mlp([in_features, *reversed(hidden), math.prod(shape)], act),
+            self.net = nn.Sequential(mlp([in_features, *reversed(hidden), math.prod(shape)], act, batchnorm=batchnorm),
                                      nn.Unflatten(1, shape))
         else:
             k = 2 ** len(hidden)
@@ -106,7 +120,12 @@ class DecoderBody(nn.Module):
                     layers += [nn.BatchNorm2d(b)] if batchnorm else []
                     layers.append(activation(act))
             self.net = nn.Sequential(*layers)
-        self.output_layer = [m for m in self.net.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
+
+    @property
+    def output_layer(self) -> nn.Module:
+        """The last linear or transposed-convolution layer (a view into ``net``, not a second registration,
+        so every parameter has one name in the state dict)."""
+        return [m for m in self.net.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)

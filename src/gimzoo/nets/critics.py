@@ -1,4 +1,5 @@
-"""Critics (discriminators) D(x), D(z) and D(x, z). Each returns one raw score (logit) per sample, (B,).
+"""Critics (discriminators) D(x), D(z) and D(x, z). Each returns one raw score (logit) per sample, (B,);
+BigBiGAN's critic returns three (s_x, s_z, s_xz).
 
 The losses that train them live in :mod:`gimzoo.objectives`; ``spectral_norm=True`` wraps every
 linear and convolutional layer in spectral normalisation (Miyato et al. 2018).
@@ -50,16 +51,37 @@ class ZCritic(nn.Module):
 
 
 class XZCritic(nn.Module):
-    """D(x, z) = joint(cat(body(x), mlp(z))): the joint critic of BiGAN and ALI."""
+    """D(x, z) = joint(cat(body(x), mlp(z))): the joint critic of BiGAN and ALI. ``dropout`` drops the joint
+    head's inputs and hidden units (the ALI code's toy critic uses dropout to keep the critic from winning)."""
 
     def __init__(self, body: EncoderBody, latent_dim: int, z_hidden: Sequence[int] = (512,),
-                 joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False):
+                 joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False,
+                 dropout: float = 0.0):
         super().__init__()
         self.body = body
         self.z_net = mlp([latent_dim, *z_hidden], act, final_act=True)
-        self.joint = mlp([body.out_features + z_hidden[-1], *joint_hidden, 1], act)
+        self.joint = nn.Sequential(nn.Dropout(dropout) if dropout else nn.Identity(),
+                                   mlp([body.out_features + z_hidden[-1], *joint_hidden, 1], act, dropout=dropout))
         if spectral_norm:
             _spectral(self)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.joint(torch.cat([self.body(x), self.z_net(z)], dim=1)).squeeze(1)
+
+
+class UnaryJointCritic(XZCritic):
+    """BigBiGAN's critic (Donahue & Simonyan 2019): the joint critic's trunk F(x) and z-branch H(z) also get
+    linear heads of their own, so (x, z) -> (s_x, s_z, s_xz) = (w_x . F(x), w_z . H(z), J(F(x), H(z)))."""
+
+    def __init__(self, body: EncoderBody, latent_dim: int, z_hidden: Sequence[int] = (512,),
+                 joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False,
+                 dropout: float = 0.0):
+        super().__init__(body, latent_dim, z_hidden, joint_hidden, act, dropout=dropout)
+        self.x_head, self.z_head = nn.Linear(body.out_features, 1), nn.Linear(z_hidden[-1], 1)
+        if spectral_norm:
+            _spectral(self)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f, h = self.body(x), self.z_net(z)
+        s_xz = self.joint(torch.cat([f, h], dim=1)).squeeze(1)
+        return self.x_head(f).squeeze(1), self.z_head(h).squeeze(1), s_xz

@@ -80,6 +80,32 @@ class NoiseEncoder(nn.Module):
         return self.rsample_n(x, self.n_code_samples).mean(0)
 
 
+class CodeEncoder(nn.Module):
+    """InfoGAN's Q network: x -> (logits of the categorical code (B, K), mean of the continuous codes (B, C)),
+    from a body that InfoGAN's critic shares. ``code(x)`` is a full latent (B, noise + K + C) for the zoo API:
+    the noise at its prior mean 0 (Q does not estimate it), c one-hot at argmax, u at its mean."""
+
+    def __init__(self, body: EncoderBody, noise_dim: int, n_categories: int, n_continuous: int, hidden: int = 128):
+        super().__init__()
+        self.body, self.noise_dim, self.n_categories = body, noise_dim, n_categories
+        self.latent_dim = noise_dim + n_categories + n_continuous
+        self.head = mlp([body.out_features, hidden, n_categories + n_continuous], act="leaky_relu")
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Body features (B, F) -> (logits, continuous means)."""
+        return self.head(h).split([self.n_categories, self.latent_dim - self.noise_dim - self.n_categories], dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heads(self.body(x))
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        logits, u = self(x)
+        c = torch.nn.functional.one_hot(logits.argmax(1), self.n_categories).to(u.dtype)
+        return torch.cat([u.new_zeros(len(u), self.noise_dim), c, u], dim=1)
+
+    rsample = code
+
+
 ENCODERS = {"gaussian": GaussianEncoder, "deterministic": DeterministicEncoder, "noise": NoiseEncoder}
 
 

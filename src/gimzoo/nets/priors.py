@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 LOG_2PI = math.log(2 * math.pi)
@@ -95,6 +96,31 @@ class GaussianMixturePrior(Prior):
     def posterior(self, z: torch.Tensor) -> torch.Tensor:
         """p(y|z) = p(z|y) p(y) / p(z), (B, K); uniform p(y) cancels."""
         return torch.softmax(self.component_log_prob(z), dim=1)
+
+
+class InfoGANPrior(Prior):
+    """InfoGAN's latent z = (noise, c, u): noise ~ U(-1, 1)^noise_dim, a one-hot categorical code c of
+    ``n_categories`` (uniform), continuous codes u ~ U(-1, 1)^n_continuous. ``sample_codes`` also returns
+    the categories; ``split(z)`` -> (noise, c one-hot, u). No density: it is not needed to train InfoGAN."""
+
+    def __init__(self, noise_dim: int = 62, n_categories: int = 10, n_continuous: int = 2):
+        super().__init__(noise_dim + n_categories + n_continuous)
+        self.noise_dim, self.n_categories, self.n_continuous = noise_dim, n_categories, n_continuous
+
+    def sample_codes(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = self._anchor.device
+        c = torch.randint(self.n_categories, (n,), generator=generator, device=dev)
+        noise, u = (2 * torch.rand(n, k, generator=generator, device=dev) - 1 for k in (self.noise_dim, self.n_continuous))
+        return torch.cat([noise, F.one_hot(c, self.n_categories).to(noise.dtype), u], dim=1), c
+
+    def sample(self, n, generator=None):
+        return self.sample_codes(n, generator)[0]
+
+    def split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return z.split([self.noise_dim, self.n_categories, self.n_continuous], dim=1)
+
+    def log_prob(self, z):
+        raise NotImplementedError("InfoGAN's prior mixes a discrete and continuous codes; gimzoo gives it no density")
 
 
 PRIORS = {"normal": StandardNormalPrior, "uniform": UniformPrior, "mixture": GaussianMixturePrior}

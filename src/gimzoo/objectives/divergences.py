@@ -1,5 +1,7 @@
-"""Divergence terms between distributions on z."""
+"""Divergence and entropy terms of distributions on z."""
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -17,3 +19,9 @@ def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor,
     mu_p = torch.zeros_like(mu_q) if mu_p is None else mu_p
     logvar_p = torch.zeros_like(logvar_q) if logvar_p is None else logvar_p
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(1)
+
+
+def gaussian_entropy(logvar: torch.Tensor) -> torch.Tensor:
+    """Differential entropy of N(mu, diag exp(logvar)): 1/2 sum_d [logvar_d + log(2 pi) + 1], over the last
+    dimension (MPCC's component-entropy term keeps the mixture's components from shrinking)."""
+    return 0.5 * (logvar + math.log(2 * math.pi) + 1).sum(-1)

@@ -1,4 +1,5 @@
-"""Reconstruction terms of eqs. (1)-(2): E_q[-log p(x|z)], one function per likelihood, and the WAE cost.
+"""Reconstruction terms of eqs. (1)-(2): E_q[-log p(x|z)], one function per likelihood, and the WAE cost;
+and the latent terms of eqs. (3)-(4): E_p[-log q(z|x)] for a Gaussian or a categorical q.
 
 Each returns one value per sample, shape (B,), summed over the data dimensions (nats); models take
 the batch mean. ``reconstruction_nll`` dispatches on a decoder's ``likelihood`` name.
@@ -42,3 +43,14 @@ def reconstruction_nll(likelihood: str, x: torch.Tensor, params: tuple[torch.Ten
     if likelihood not in NLL:
         raise ValueError(f"no reconstruction NLL for likelihood {likelihood!r}; known: {', '.join(NLL)}")
     return NLL[likelihood](x, *params)
+
+
+def latent_nll(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """E_p[-log q(z|x)] of eqs. (3)-(4) for a Gaussian q(z|x) = N(mu(x), diag exp(logvar(x))) at the z that
+    generated x: the Gaussian NLL with log sigma = logvar / 2; (B,)."""
+    return gaussian_nll(z, mu, 0.5 * logvar)
+
+
+def categorical_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """-log q(y|x) = -log softmax(logits)_y for a categorical code y (InfoGAN's c, MPCC's p(y|z)); (B,)."""
+    return F.cross_entropy(logits, y, reduction="none")

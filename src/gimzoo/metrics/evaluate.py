@@ -1,0 +1,121 @@
+"""``evaluate(model, datamodule)``: every metric the model has what it takes for, with its protocol.
+
+What is measured, on ``n`` images of ``split`` (the first n, in the split's fixed order) and, where a
+fit is needed, the training split:
+
+* sample quality (28x28 datasets with a shipped extractor): fid_lenet, kid_lenet, precision/recall_lenet
+  of n samples of p(x) against the n real images;
+* representation: recon_mse (per pixel, [0, 1]), 1-NN (Euclidean and cosine) and linear-probe accuracy of
+  the labels from encode(x), fit on the training split;
+* latent marginal: unbiased MMD^2 (IMQ kernel, WAE scales) of the n codes against n samples of p(z);
+* the scorecard of eqs. (1)-(4) and the IWAE bound where the densities exist (:mod:`.likelihood`);
+* clustering scores for models with ``cluster(x)``; mode coverage for the 2-D mixtures (2,500 samples).
+
+Every random draw comes from ``seed``; the result says which n, split, seed and extractor hash it used.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ..objectives import mmd
+from .clustering import clustering_scores
+from .likelihood import iwae_nll, scorecard
+from .modes import mode_coverage
+from .quality import extractor_manifest, extractor_name, inception_quality, sample_quality
+from .representation import knn_accuracy, linear_probe_accuracy
+
+N_MODE_SAMPLES = 2500
+
+
+def _batched(fn, x: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
+    return torch.cat([fn(xb) for xb in x.split(chunk)])
+
+
+@torch.no_grad()
+def evaluate(model, datamodule, n: int = 10_000, split: str = "test", seed: int = 0, iwae_k: int = 100,
+             quality: bool = True, representation: bool = True, probe: bool = True,
+             inception_weights: str | None = None) -> dict:
+    """Evaluate ``model`` (any zoo model, put in eval mode) on ``datamodule``; returns
+    ``{"metrics": {...}, "protocol": {...}, "seconds": ...}`` with None for metrics that do not apply.
+    ``inception_weights``: a local InceptionV3 weights file, to add fid_inception and kid_inception."""
+    with torch.random.fork_rng(devices=[]):  # the caller's random stream (e.g. training's) is left untouched
+        return _evaluate(model, datamodule, n, split, seed, iwae_k, quality, representation, probe, inception_weights)
+
+
+def _evaluate(model, datamodule, n, split, seed, iwae_k, quality, representation, probe, inception_weights) -> dict:
+    t0 = time.time()
+    model.eval()
+    device = next(model.parameters()).device
+    x, y = datamodule.split(split)
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    x, y = x[:n].to(device), y[:n]
+    n = len(x)
+    torch.manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    metrics: dict[str, float | None] = {}
+    protocol = {"split": split, "n": n, "seed": seed, "dataset": datamodule.name}
+
+    # q(z): codes of the evaluation images and their marginal against p(z)
+    z = _batched(model.encode, x)
+    metrics["recon_mse"] = float(_batched(lambda xb: ((model.reconstruct(xb) - xb) ** 2).flatten(1).mean(1), x).mean())
+    z_prior = model.prior.sample(n, generator=gen).to(device)
+    metrics["mmd_qz_pz"] = float(mmd(z.float(), z_prior.float(), "imq"))
+    protocol["mmd"] = "unbiased MMD^2, IMQ kernel summed over the WAE scales, n codes vs n prior samples"
+
+    # p(x): samples
+    if getattr(datamodule, "is_image", False) and tuple(datamodule.data_shape) == (1, 28, 28) and quality:
+        name = extractor_name(datamodule.name)
+        entry = extractor_manifest().get(name)
+        if entry is not None:
+            fake = torch.cat([model.decode(zb) for zb in model.prior.sample(n, generator=gen).to(device).split(1000)])
+            metrics |= sample_quality(fake.cpu(), x.cpu(), datamodule.name, real_key=f"{datamodule.name}-{split}-{n}")
+            protocol["extractor"] = {"name": name, "sha256": entry["sha256"], "features": "fc (128)"}
+            protocol["quality"] = f"{n} samples of p(x) vs the {n} {split} images; KID subsets of {min(1000, n)}"
+    if inception_weights is not None:
+        fake = torch.cat([model.decode(zb) for zb in model.prior.sample(n, generator=gen).to(device).split(1000)])
+        metrics |= inception_quality(fake.cpu(), x.cpu(), inception_weights)
+        protocol["inception"] = f"torch-fidelity inception-v3-compat from {inception_weights}"
+    if hasattr(datamodule, "means"):
+        samples = model.sample(N_MODE_SAMPLES, generator=gen).cpu()
+        mc = mode_coverage(samples, datamodule.means(), datamodule.sigma)
+        metrics |= {"modes_captured": mc.modes_captured, "n_modes": mc.n_modes,
+                    "high_quality_fraction": mc.high_quality_fraction, "mode_reverse_kl": mc.reverse_kl}
+        protocol["modes"] = f"{N_MODE_SAMPLES} samples; high quality = within 3 sigma of the nearest mean"
+
+    # representation: fit on the training split, score on the evaluation images
+    if representation:
+        x_train, y_train = datamodule.split("train")
+        z_train = _batched(model.encode, x_train.to(device)).cpu()
+        zc = z.cpu()
+        metrics["knn1_accuracy"] = knn_accuracy(z_train, y_train, zc, y, k=1)
+        metrics["knn1_cosine_accuracy"] = knn_accuracy(z_train, y_train, zc, y, k=1, metric="cosine")
+        if probe:
+            metrics["linear_probe_accuracy"] = linear_probe_accuracy(z_train, y_train, zc, y)
+        protocol["representation"] = f"fit on the {len(x_train)} training images, scored on the {n} {split} images"
+    if hasattr(model, "cluster"):
+        s = clustering_scores(_batched(model.cluster, x).cpu(), y)
+        metrics |= {"cluster_hungarian_accuracy": s.hungarian_accuracy, "cluster_majority_accuracy": s.majority_accuracy,
+                    "cluster_nmi": s.nmi, "cluster_ari": s.ari}
+
+    # the scorecard of eqs. (1)-(4) and the IWAE bound, in the model's internal range
+    xi = model.to_internal(x)
+    metrics |= scorecard(model, xi)
+    iw = [iwae_nll(model, xb, k=iwae_k) for xb in xi.split(500)]
+    metrics["iwae_nll"] = None if iw[0] is None else float(torch.cat(iw).mean())
+    protocol["iwae_k"] = iwae_k
+    return {"metrics": metrics, "protocol": protocol, "seconds": round(time.time() - t0, 1)}
+
+
+def real_data_floor(datamodule, n: int = 10_000) -> dict:
+    """fid_lenet and the other sample-quality figures of the first n training images against the first n test
+    images: the best a model can hope for (a perfect model's samples are as far from the test set)."""
+    x_train, x_test = datamodule.split("train")[0][:n], datamodule.split("test")[0][:n]
+    t0 = time.time()
+    metrics = sample_quality(x_train, x_test, datamodule.name, real_key=f"{datamodule.name}-test-{len(x_test)}")
+    protocol = {"dataset": datamodule.name, "n": len(x_test), "real": "train[:n] vs test[:n]",
+                "extractor_sha256": extractor_manifest()[extractor_name(datamodule.name)]["sha256"]}
+    return {"metrics": metrics, "protocol": protocol, "seconds": round(time.time() - t0, 1)}

@@ -1,0 +1,86 @@
+"""AIM: a GAN on x plus the encoder's likelihood of the code that generated each sample.
+
+"Adversarial Inference by Matching priors and conditionals", ICLR 2019 submission (OpenReview); no
+official code was released. Eq. (4) of DESIGN.md:
+
+    KL(p(x,z) || q(x,z)) = E_p[-log q(z|x)] - h_p(z) + I_p(x;z) + KL(p(x) || q(x))
+
+h_p(z) is a constant of the prior; KL(p(x) || q(x)) is matched by a GAN, a critic D(x) on data against
+G(z); and E_p[-log q(z|x)] is the Gaussian negative log-likelihood of z under the encoder at x = G(z):
+
+    critic:             min_D  E_q(x) softplus(-D(x)) + E_p(z) softplus(D(G(z)))             (critic_gan)
+    generator, encoder: min    E_p(z) softplus(-D(G(z))) + E_p(z)[-log q(z | G(z))]          (fool, latent_nll)
+
+The latent NLL also flows into G (``latent_into_generator``, default on): the joint KL of eq. (4) is a
+function of G as well as of E, and its gradient asks G to keep z recoverable from G(z), which is what
+makes G(E(x)) reconstruct x (the AIM paper's claim against BiGAN). MPCC switches it off.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..nets import EncoderBody, XCritic, make_prior
+from ..objectives import GAN_LOSSES, latent_nll
+from ..registry import register_model
+from .base import TwoPlayerModel, autoencoder
+
+
+@register_model("aim")
+class AIM(TwoPlayerModel):
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 50,
+        arch: str = "mlp",
+        hidden: Sequence[int] = (1024, 1024),
+        activation: str = "leaky_relu",
+        generator: str = "tanh",
+        prior: str = "normal",
+        critic_hidden: Sequence[int] = (1024, 1024),
+        batchnorm: bool | None = None,
+        loss: str = "logistic",
+        latent_weight: float = 1.0,
+        latent_into_generator: bool = True,
+        lr: float = 2e-4,
+        lr_critic: float = 2e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        betas_critic: Sequence[float] = (0.5, 0.999),
+        critic_steps: int = 1,
+    ):
+        """
+        Args:
+            generator: ``"tanh"`` for images, ``"linear"`` for unbounded vectors.
+            prior: ``"normal"`` or ``"uniform"``.
+            critic_hidden: widths of the critic D(x).
+            loss: ``"logistic"`` (critic log-loss, non-saturating generator) or ``"hinge"``.
+            latent_weight: weight of E_p[-log q(z|G(z))].
+            latent_into_generator: let the latent NLL train G too (see the module docstring).
+            Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
+        """
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        if type(self).__init__ is AIM.__init__:  # a subclass with a signature of its own (MPCC) saves its own
+            self.save_hyperparameters()
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(GAN_LOSSES)}")
+        self.critic_fn, self.fool_fn = GAN_LOSSES[loss]
+        self.latent_weight, self.latent_into_generator = latent_weight, latent_into_generator
+        self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, "gaussian",
+                                                 generator, batchnorm)
+        self.prior = make_prior(prior, latent_dim)
+        self.critic = XCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"))
+
+    def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():  # the critic's step needs no graph through the generator
+            fake = self.decoder.mean(self.prior.sample(len(x)))
+        return {"gan": self.critic_fn(self.critic(x), self.critic(fake))}
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.prior.sample(len(x))  # (B, latent_dim), reparameterised for a learnable prior
+        fake = self.decoder.mean(z)
+        seen = fake if self.latent_into_generator else fake.detach()
+        return {"fool": self.fool_fn(self.critic(fake)), "latent_nll": latent_nll(z, *self.encoder(seen)).mean()}
+
+    def model_weights(self) -> dict[str, float]:
+        return {"latent_nll": self.latent_weight}

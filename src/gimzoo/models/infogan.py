@@ -1,0 +1,103 @@
+"""InfoGAN: a GAN whose generator must keep a code c recoverable from G(z, c), by a Q head on the critic.
+
+Chen, Duan, Houthooft, Schulman, Sutskever & Abbeel, "InfoGAN: Interpretable Representation Learning by
+Information Maximizing Generative Adversarial Nets", NeurIPS 2016 (arXiv:1606.03657); official code
+github.com/openai/InfoGAN. Eq. (4) of DESIGN.md on the code part c of z: the variational lower bound
+L_I = E_p[log Q(c | G(z, c))] + H(c) <= I(c; G(z, c)), and E_p[-log Q(c|x)] is eq. (4)'s latent term for c.
+
+    critic, Q:  min  E_q(x) softplus(-D(x)) + E_p softplus(D(G(z))) + lambda * E_p[-log Q(c | G(z))]   (critic_gan, critic_info_*)
+    generator:  min  E_p softplus(-D(G(z))) + lambda * E_p[-log Q(c | G(z))]                         (fool, info_*)
+
+with c = (a categorical code of K = 10 classes, 2 continuous codes u ~ U(-1, 1)) next to 62 noise dimensions
+(the paper's MNIST setting); -log Q(c|x) is a cross-entropy for the class (``info_cat``) and a unit-variance
+Gaussian NLL for u (``info_cont``, the official code's fixed standard deviation). D and Q share the body,
+as in the paper; D's head is the critic, and the body with Q's head is the zoo's encoder, so
+``encode(x)`` = (0 for the noise, one-hot argmax c, the mean of u) and ``cluster(x)`` = argmax_c Q(c|x).
+Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, make_decoder
+from ..nets.bodies import DecoderBody
+from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
+from ..registry import register_model
+from .base import TwoPlayerModel
+
+
+@register_model("infogan")
+class InfoGAN(TwoPlayerModel):
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        noise_dim: int = 62,
+        n_categories: int = 10,
+        n_continuous: int = 2,
+        arch: str = "conv",
+        hidden: Sequence[int] = (64, 128),
+        critic_hidden: Sequence[int] = (64, 128),
+        activation: str = "relu",
+        generator: str = "tanh",
+        lam: float = 1.0,
+        lam_continuous: float = 1.0,
+        lr: float = 1e-3,
+        lr_critic: float = 2e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        betas_critic: Sequence[float] = (0.5, 0.999),
+        critic_steps: int = 1,
+    ):
+        """
+        Args:
+            noise_dim, n_categories, n_continuous: the latent layout (62 + 10 + 2 for MNIST).
+            hidden: the generator's body (conv channels or MLP widths); critic_hidden: the shared D/Q body's.
+            lam: lambda, the weight of the mutual-information terms; lam_continuous scales the continuous part.
+            lr: the generator's learning rate; lr_critic: D's and Q's.
+        """
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        self.save_hyperparameters()
+        self.lam, self.lam_continuous = lam, lam_continuous
+        self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous)
+        latent_dim = self.prior.latent_dim
+        self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation))
+        self.encoder = CodeEncoder(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), noise_dim,
+                                   n_categories, n_continuous)
+        self.critic = nn.Linear(self.encoder.body.out_features, 1)  # D's head on the shared body
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """D's head, and the shared body with Q's head: the critic player trains both D and Q."""
+        return [*self.critic.parameters(), *self.encoder.parameters()]
+
+    def _info(self, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:
+        """-log Q(c|x) on generated samples, from their body features h_fake."""
+        logits, u_mean = self.encoder.heads(h_fake)
+        u = self.prior.split(z)[2]
+        return {"info_cat": categorical_nll(logits, c).mean(),
+                "info_cont": latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean()}
+
+    def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z, c = self.prior.sample_codes(len(x))
+        with torch.no_grad():  # the critic's step needs no graph through the generator
+            fake = self.decoder.mean(z)
+        h_real, h_fake = self.encoder.body(x), self.encoder.body(fake)
+        gan = critic_loss(self.critic(h_real).squeeze(1), self.critic(h_fake).squeeze(1))
+        return {"gan": gan, **self._info(h_fake, z, c)}
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z, c = self.prior.sample_codes(len(x))
+        h_fake = self.encoder.body(self.decoder.mean(z))
+        return {"fool": generator_loss(self.critic(h_fake).squeeze(1)), **self._info(h_fake, z, c)}
+
+    def _weights(self) -> dict[str, float]:
+        return {"info_cat": self.lam, "info_cont": self.lam * self.lam_continuous}
+
+    critic_weights = model_weights = _weights
+
+    @torch.no_grad()
+    def cluster(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape) in [0, 1] -> the categorical code's argmax (B,)."""
+        self._check_input(x)
+        return self.encoder(self.to_internal(x))[0].argmax(dim=1)

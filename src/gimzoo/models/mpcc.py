@@ -1,0 +1,96 @@
+"""MPCC: Matching Priors and Conditionals for Clustering, AIM with a learnable Gaussian-mixture prior.
+
+Astorga, Huijse, Estévez & Förster, ECCV 2020 (arXiv:2008.13036); official code github.com/jumpynitro/MPCC.
+Eq. (4) of DESIGN.md with p(z) = sum_y p(y) p(z|y), p(y) = 1/K fixed and
+p(z|y) = N(mu_y, (exp(l_y / 2) + sigma0)^2) learnt:
+
+    critic (hinge):    min_D  E_q(x) max(0, 1 - D(x)) + E_p max(0, 1 + D(G(z)))                   (critic_gan)
+    generator, prior:  min    -E_p D(G(z)),  z = mu_y + s_y * eps reparameterised               (fool)
+    encoder, prior:    min    E_p[-log q(z | G(z))]   (G held fixed: no gradient into G)         (latent_nll)
+    prior:             min    E_p[-log p(y|z)] - w * mean_y H(N(mu_y, diag exp(l_y))) / d       (prior_class, prior_entropy)
+
+Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean.
+
+From the official MNIST script (scripts/mnist_example.sh): hinge loss, 4 critic steps per generator step,
+lr 2e-4 for G and D and 16e-4 for the prior, Adam beta1 = 0 (BigGAN's), latent 24, batch 50, entropy weight
+0.01, EMA of G. The zoo keeps the losses, the step ratio, the learning rates and the entropy weight; the
+official code takes 4 encoder steps per generator step (the zoo: one, with the encoder's learning rate
+``lr``), a BigGAN ResNet (the zoo: the shared MLP/DCGAN bodies) and 600 epochs (see the configs).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..nets import GaussianMixturePrior
+from ..objectives import categorical_nll, gaussian_entropy, latent_nll
+from ..registry import register_model
+from .aim import AIM
+from .base import adam
+
+
+@register_model("mpcc")
+class MPCC(AIM):
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 24,
+        arch: str = "mlp",
+        hidden: Sequence[int] = (1024, 1024),
+        activation: str = "leaky_relu",
+        generator: str = "tanh",
+        critic_hidden: Sequence[int] = (1024, 1024),
+        batchnorm: bool | None = None,
+        n_clusters: int = 10,
+        sigma0: float = 0.0,
+        prior_init_scale: float = 1.0,
+        entropy_weight: float = 0.01,
+        latent_weight: float = 1.0,
+        lr: float = 2e-4,
+        lr_critic: float = 2e-4,
+        lr_prior: float = 1.6e-3,
+        betas: Sequence[float] = (0.0, 0.999),
+        betas_critic: Sequence[float] = (0.0, 0.999),
+        critic_steps: int = 4,
+    ):
+        """
+        Args:
+            n_clusters: K, the mixture's components (and the clusters ``cluster(x)`` answers with).
+            sigma0: the floor of every component's scale, s_y = exp(l_y / 2) + sigma0.
+            prior_init_scale: the components' means start as prior_init_scale * N(0, I).
+            entropy_weight: w of the component-entropy term.
+            lr_prior: the prior's learning rate (a parameter group of the model player's Adam).
+            Other arguments as :class:`~gimzoo.models.aim.AIM` (hinge loss, latent NLL kept out of G).
+        """
+        super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
+                         batchnorm, "hinge", latent_weight, False, lr, lr_critic, betas, betas_critic, critic_steps)
+        self.save_hyperparameters()
+        self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
+        self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)
+
+    def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        y = self.prior.sample_components(len(x))
+        z = self.prior.sample(len(x), y=y)  # (B, latent_dim), differentiable in mu_y and l_y
+        fake = self.decoder.mean(z)
+        return {
+            "fool": self.fool_fn(self.critic(fake)),
+            "latent_nll": latent_nll(z, *self.encoder(fake.detach())).mean(),
+            "prior_class": categorical_nll(self.prior.component_log_prob(z), y).mean(),
+            "prior_entropy": -gaussian_entropy(self.prior.log_var).mean() / self.prior.latent_dim,
+        }
+
+    def model_weights(self) -> dict[str, float]:
+        return {"latent_nll": self.latent_weight, "prior_entropy": self.entropy_weight}
+
+    @torch.no_grad()
+    def cluster(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape) in [0, 1] -> cluster indices (B,): argmax_y p(y | mu_phi(x))."""
+        return self.prior.posterior(self.encode(x)).argmax(dim=1)
+
+    def configure_optimizers(self):
+        prior = {id(p) for p in self.prior.parameters()}
+        rest = [p for p in self.model_parameters() if id(p) not in prior]
+        model = adam(rest, self.lr, self.betas)
+        model.add_param_group({"params": list(self.prior.parameters()), "lr": self.lr_prior})
+        return model, adam(self.critic_parameters(), self.lr_critic, self.betas_critic)

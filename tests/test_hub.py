@@ -1,0 +1,105 @@
+"""Publishing and loading pretrained models, and `gimzoo eval`: a tiny run on random images end to end."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import gimzoo
+from gimzoo import hub
+from gimzoo.cli import CONFIG_DIR, run
+from gimzoo.registry import UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One epoch of a small VAE on random images with the default (wandb, offline) logger; its .ckpt."""
+    import os
+
+    folder = tmp_path_factory.mktemp("run")
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        cli = run(["fit", "--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+                   "--data.n_train=300", "--data.val_size=50", "--data.batch_size=50", "--model.hidden=[32]",
+                   "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"])
+    finally:
+        os.chdir(cwd)
+    return folder / cli.trainer.checkpoint_callback.best_model_path, cli.model
+
+
+def test_each_run_keeps_its_config_next_to_its_checkpoints(tiny_run):
+    ckpt, _ = tiny_run
+    config = hub.run_config_of(ckpt)
+    assert config.parent == ckpt.parent.parent and "RandomImages" in config.read_text()
+
+
+def test_publish_strips_evaluates_and_load_rebuilds_the_same_model(tiny_run, tmp_path):
+    ckpt, trained = tiny_run
+    entry = hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path, n=60)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["tiny-vae"] == entry
+    assert entry["sha256"] == hub._sha256(tmp_path / "tiny-vae.safetensors") and entry["dataset"] == "random"
+    assert entry["parameters"] == sum(p.numel() for p in trained.parameters())
+    metrics = entry["evaluation"]["metrics"]
+    assert metrics["recon_mse"] > 0 and metrics["kl_qzx_pz"] is not None and metrics["iwae_nll"] is not None
+    assert entry["evaluation"]["protocol"]["n"] == 60
+    model = hub.load("tiny-vae", checkpoint_dir=tmp_path)
+    assert not model.training and hub.list_pretrained(tmp_path) == ["tiny-vae"]
+    trained = trained.eval()
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model.encode(x), trained.encode(x)) and torch.equal(model.reconstruct(x), trained.reconstruct(x))
+
+
+def test_publishing_a_two_player_model_leaves_the_critic_out(tmp_path):
+    model = gimzoo.create("bigan", hidden=(16,), critic_hidden=(16,))
+    state = hub.inference_state(model)
+    assert state and not any(k.startswith("critic.") for k in state)
+    assert set(state) == {k for k in model.state_dict() if not k.startswith("critic.")}
+
+
+def test_load_refuses_bytes_that_do_not_match_the_sha256_before_parsing(tiny_run, tmp_path, monkeypatch):
+    ckpt, _ = tiny_run
+    hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path, n=60, evaluate_model=False)
+    weights = tmp_path / "tiny-vae.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    import safetensors.torch
+
+    def never(*a, **k):
+        raise AssertionError("the file was parsed before its hash was checked")
+
+    monkeypatch.setattr(safetensors.torch, "load_file", never)
+    with pytest.raises(hub.ChecksumError, match="refusing to parse"):
+        hub.load("tiny-vae", checkpoint_dir=tmp_path)
+
+
+def test_load_never_unpickles_and_names_the_known_models(tmp_path):
+    pickled = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}}, pickled)
+    manifest = {"evil": {"file": "evil.ckpt", "sha256": hub._sha256(pickled), "config": "", "model": "x"}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="only .safetensors"):
+        hub.load("evil", checkpoint_dir=tmp_path)
+    with pytest.raises(UnknownNameError, match="known pretrained models: evil"):
+        hub.load("wae-mnsit", checkpoint_dir=tmp_path)
+
+
+def test_manifest_configs_only_build_gimzoo_classes():
+    with pytest.raises(ValueError, match="only gimzoo classes"):
+        hub.build_from_config({"model": {"class_path": "os.system"}, "data": {"class_path": "gimzoo.data.MNIST"}})
+
+
+def test_gimzoo_eval_prints_a_table_and_writes_json(tiny_run, tmp_path, capsys):
+    ckpt, _ = tiny_run
+    out = tmp_path / "eval.json"
+    run(["eval", str(ckpt), "--n", "50", "--iwae_k", "4", "--json", str(out)])
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["protocol"] == {**result["protocol"], "split": "test", "n": 50, "seed": 0, "dataset": "random"}
+    for key in ("recon_mse", "mmd_qz_pz", "knn1_accuracy", "linear_probe_accuracy", "iwae_nll", "mi_q"):
+        assert key in printed and result["metrics"][key] is not None
+    with pytest.raises(UnknownNameError, match="unknown pretrained model or checkpoint file"):
+        run(["eval", "no-such-model"])

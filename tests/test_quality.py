@@ -1,0 +1,110 @@
+"""fid_lenet / kid_lenet / precision-recall through torch-fidelity with the shipped LeNet, and its checks."""
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gimzoo.metrics import quality
+from gimzoo.metrics.quality import LeNet, extractor_manifest, fid_lenet_metric, load_lenet, sample_quality
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIMZOO_CACHE", str(tmp_path / "cache"))
+
+
+def strokes(n: int, seed: int) -> torch.Tensor:
+    """Digit-like images: a few thick random strokes on black, smoothed; (n, 1, 28, 28) in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    img = torch.zeros(n, 1, 28, 28)
+    t = torch.linspace(0, 1, 40)
+    for _ in range(3):
+        a, b = torch.rand(n, 2, generator=g) * 16 + 6, torch.rand(n, 2, generator=g) * 16 + 6
+        pts = (a[:, None] + (b - a)[:, None] * t[None, :, None]).round().long().clamp(0, 27)  # (n, 40, 2)
+        img.view(n, -1).scatter_(1, pts[..., 0] * 28 + pts[..., 1], 1.0)
+    return F.avg_pool2d(F.max_pool2d(img, 3, 1, 1), 3, 1, 1).clamp(0, 1)
+
+
+def test_the_mnist_extractor_is_shipped_small_and_accurate():
+    entry = extractor_manifest()["lenet-mnist"]
+    assert entry["test_accuracy"] >= 0.99 and entry["n_test"] == 10_000
+    path = quality.WEIGHTS_DIR / entry["file"]
+    assert path.stat().st_size < 5_000_000 and quality.sha256_of(path) == entry["sha256"]
+    net, digest = load_lenet("mnist")
+    assert digest == entry["sha256"] and net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_a_tampered_extractor_is_refused(tmp_path, monkeypatch):
+    entry = extractor_manifest()["lenet-mnist"]
+    bad = tmp_path / entry["file"]
+    bad.write_bytes((quality.WEIGHTS_DIR / entry["file"]).read_bytes()[:-1] + b"\0")
+    monkeypatch.setattr(quality, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_lenet("mnist")
+    with pytest.raises(KeyError, match="no shipped feature extractor for dataset 'cifar10'"):
+        load_lenet("cifar10")
+
+
+def test_fid_lenet_is_near_zero_for_one_distribution_and_grows_with_noise_and_blur():
+    real, other = strokes(1000, 0), strokes(1000, 1)
+    same = sample_quality(other, real, "mnist")
+    fids = {"same": same["fid_lenet"]}
+    for level in (0.1, 0.3, 0.6):
+        noisy = (other + level * torch.randn(other.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+        fids[f"noise{level}"] = sample_quality(noisy, real, "mnist")["fid_lenet"]
+    for k in (3, 5, 9):
+        fids[f"blur{k}"] = sample_quality(F.avg_pool2d(other, k, 1, k // 2), real, "mnist")["fid_lenet"]
+    noise_only = sample_quality(torch.rand(1000, 1, 28, 28), real, "mnist")["fid_lenet"]
+    assert fids["same"] < 0.05 * noise_only
+    assert fids["same"] < fids["noise0.1"] < fids["noise0.3"] < fids["noise0.6"]
+    assert fids["same"] < fids["blur3"] < fids["blur5"] < fids["blur9"]
+    assert abs(same["kid_lenet"]) < 0.1 * sample_quality(torch.rand(1000, 1, 28, 28), real, "mnist")["kid_lenet"]
+    assert same["precision_lenet"] > 0.5 and same["recall_lenet"] > 0.5
+
+
+def test_reference_statistics_are_cached_under_the_extractor_hash(tmp_path):
+    real, fake = strokes(300, 0), strokes(300, 1)
+    first = sample_quality(fake, real, "mnist", real_key="strokes-300")
+    digest = extractor_manifest()["lenet-mnist"]["sha256"][:16]
+    cached = list((tmp_path / "cache" / "fidelity").rglob("*"))
+    assert any(f"strokes-300-lenet-mnist-{digest}" in p.name for p in cached)
+    assert sample_quality(fake, real, "mnist", real_key="strokes-300")["fid_lenet"] == pytest.approx(first["fid_lenet"])
+
+
+def test_torchmetrics_metric_agrees_with_torch_fidelity():
+    real, fake = strokes(500, 0), (strokes(500, 1) + 0.2 * torch.rand(500, 1, 28, 28)).clamp(0, 1)
+    metric = fid_lenet_metric("mnist")
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    # torch-fidelity sees uint8 images; the metric sees floats: the same up to rounding
+    assert float(metric.compute()) == pytest.approx(sample_quality(fake, real, "mnist")["fid_lenet"], rel=0.02)
+
+
+def test_sample_quality_rejects_other_shapes():
+    with pytest.raises(ValueError, match=r"expected fake images of shape \(N, 1, 28, 28\)"):
+        sample_quality(torch.rand(10, 3, 32, 32), strokes(10, 0), "mnist")
+
+
+def test_inception_needs_a_local_weights_file():
+    with pytest.raises(FileNotFoundError, match="needs a local weights file"):
+        quality.inception_quality(torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32), None)
+
+
+@pytest.mark.realdata
+def test_fid_lenet_on_real_mnist_train_against_test():
+    from gimzoo.data import MNIST
+
+    if not os.environ.get("GIMZOO_DATA"):
+        pytest.skip("set GIMZOO_DATA")
+    dm = MNIST(download=False)
+    train, test = dm.split("train")[0][:2000], dm.split("test")[0][:2000]
+    floor = sample_quality(train, test, "mnist")["fid_lenet"]
+    noise = sample_quality(torch.rand(2000, 1, 28, 28), test, "mnist")["fid_lenet"]
+    assert floor < 0.01 * noise
+
+
+def test_lenet_is_the_documented_architecture():
+    net = LeNet()
+    assert net.features(torch.rand(3, 1, 28, 28)).shape == (3, 128)
+    assert sum(p.numel() for p in net.parameters()) < 1_000_000
