@@ -8,6 +8,7 @@ VENV   ?= .venv
 MODEL  ?= vae
 DATA   ?= mnist
 ARGS   ?=
+BENCH  ?= --all
 PYTEST_ARGS ?=
 CONFIG := zoo_configs/$(MODEL)-$(DATA).yaml
 STAMP  := $(VENV)/.installed-stamp
@@ -18,7 +19,7 @@ BIN    := $(VENV)/bin
 help:
 	@echo "make train MODEL=<model> [DATA=<data>] [ARGS=\"...\"]   train from zoo_configs/<model>-<data>.yaml"
 	@echo "make test                                             run the test suite"
-	@echo "make bench                                            gimzoo vs a plain PyTorch loop (VAE, MNIST)"
+	@echo "make bench [BENCH=\"--config zoo_configs/vae-mnist.yaml\"]  gimzoo vs a plain PyTorch loop, every model"
 	@echo "make list                                             models, datasets and configs"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -42,7 +43,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m gimzoo.bench --config zoo_configs/vae-mnist.yaml $(ARGS)
+	$(BIN)/python -m gimzoo.bench $(BENCH)
 
 list: $(STAMP)
 	$(BIN)/gimzoo list

@@ -103,3 +103,29 @@ def test_gimzoo_eval_prints_a_table_and_writes_json(tiny_run, tmp_path, capsys):
         assert key in printed and result["metrics"][key] is not None
     with pytest.raises(UnknownNameError, match="unknown pretrained model or checkpoint file"):
         run(["eval", "no-such-model"])
+
+
+def test_figure_and_table_of_published_models(tiny_run, tmp_path, monkeypatch):
+    from gimzoo.figures import zoo_figure
+
+    ckpt, _ = tiny_run
+    hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path, n=60)
+    monkeypatch.setattr(hub, "CHECKPOINT_DIR", tmp_path)
+    grid = zoo_figure(["tiny-vae", "tiny-vae"], str(tmp_path / "fig.png"), n=4)
+    assert (tmp_path / "fig.png").exists() and grid.shape[0] == 3 and grid.shape[1] == 2 * 30 + 2
+    table = hub.results_table()
+    assert "| `tiny-vae` |" in table and "gimzoo fit --config zoo_configs/tiny-vae.yaml" in table
+
+
+def test_the_readme_table_is_the_manifest_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert hub.results_table() in readme, "regenerate the README's table with `gimzoo table`"
+
+
+def test_every_published_checkpoint_loads_and_matches_its_recipe():
+    for name in gimzoo.list_pretrained():
+        entry = hub.read_manifest()[name]
+        assert (Path(__file__).resolve().parents[1] / "zoo_configs" / f"{name}.yaml").exists(), name
+        model = gimzoo.load(name)
+        assert model.sample(2).shape[1:] == model.data_shape
+        assert sum(v.numel() for v in hub.inference_state(model).values()) == entry["parameters"]

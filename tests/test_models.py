@@ -284,6 +284,7 @@ def test_mpcc_prior_learns_with_its_own_rate_and_clusters_by_the_posterior():
     assert torch.allclose(terms["prior_entropy"], -gaussian_entropy(model.prior.log_var).mean() / 4)
     for t in ("fool", "prior_class"):  # the prior learns through the reparameterised z and from -log p(y|z)
         assert torch.autograd.grad(terms[t], model.prior.means, retain_graph=True)[0].abs().sum() > 0
+    assert torch.autograd.grad(terms["latent_nll"], model.prior.means, retain_graph=True, allow_unused=True)[0] is None
     x = torch.rand(5, 1, 28, 28)
     expected = model.prior.posterior(model.encode(x)).argmax(1)
     assert torch.equal(model.cluster(x), expected) and model.cluster(x).shape == (5,)
@@ -306,3 +307,58 @@ def test_infogan_shares_the_critic_body_with_q_and_answers_with_its_code():
     assert torch.equal(model.prior.split(zp)[1].argmax(1), cats) and zp[:, :62].abs().max() <= 1
     terms = model.critic_terms(torch.rand(4, 1, 28, 28) * 2 - 1)
     assert set(terms) == {"gan", "info_cat", "info_cont"} and model.critic_weights() == {"info_cat": 1.0, "info_cont": 1.0}
+
+
+@pytest.mark.parametrize("name", ["vae", "bigan"])
+def test_a_diverging_loss_stops_training_naming_the_term_and_step(name, tmp_path):
+    from gimzoo.models.base import DivergenceError
+
+    model = gimzoo.create(name, hidden=(16,), **({"critic_hidden": (16,)} if name == "bigan" else {}))
+    method = "terms" if name == "vae" else "model_terms"
+    healthy = getattr(model, method)
+
+    def poisoned(x):
+        out = healthy(x)
+        if model.global_step >= 3:
+            key = next(iter(out))
+            out[key] = out[key] * float("nan")
+        return out
+
+    setattr(model, method, poisoned)
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1, save_top_k=-1)
+    trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[ckpt], enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")
+    with pytest.raises(DivergenceError, match=r"model's loss diverged at global step \d+: \w+ = nan"):
+        trainer.fit(model, datamodule=RandomImages(n_train=200, batch_size=16, val_size=16))
+    saved = sorted(tmp_path.glob("*.ckpt"))
+    assert saved, "the checkpoints from before the divergence are kept"
+    state = torch.load(saved[-1], map_location="cpu", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_trains_in_bf16_mixed_precision(name):
+    model = gimzoo.create(name)
+    steps = getattr(model, "critic_steps", 1)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=steps, limit_val_batches=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        accelerator="cpu", devices=1, precision="bf16-mixed")
+    data = RandomImages(data_shape=model.data_shape, n_train=16 * steps + 16, batch_size=16, val_size=16)
+    trainer.fit(model, datamodule=data)
+    assert trainer.state.finished
+    assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
+    with torch.no_grad():
+        assert model.sample(4).dtype == torch.float32  # sampling outside autocast stays fp32
+
+
+def test_code_map_projects_on_the_principal_axes_and_colours_by_label():
+    from gimzoo.callbacks.grids import PALETTE, code_map, pca_2d
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(300, 5, generator=g) * torch.tensor([10.0, 0.1, 0.1, 3.0, 0.1])
+    p = pca_2d(z)
+    assert p.shape == (300, 2) and p[:, 0].var() > 50 and p[:, 1].var() > 5  # the two large axes, largest first
+    assert pca_2d(torch.randn(10, 1)).shape == (10, 2)
+    img = code_map(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]), torch.tensor([0, 3]), size=64)
+    colours = {tuple(img[:, i, j].tolist()) for i in range(64) for j in range(64)} - {(1.0, 1.0, 1.0)}
+    assert colours == {tuple(PALETTE[0].tolist()), tuple(PALETTE[3].tolist())}

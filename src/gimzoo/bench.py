@@ -1,12 +1,16 @@
 """Training throughput of gimzoo next to a plain PyTorch loop over the same networks, batch size and data.
 
     python -m gimzoo.bench --config zoo_configs/vae-mnist.yaml [--steps 1000] [--warmup 50] [--repeats 5]
+    python -m gimzoo.bench --all [--steps 200] [--repeats 3]      # every model's MNIST config, a table
 
-Both sides train the VAE's encoder and decoder with Adam on the same in-memory MNIST batches; the
-plain loop writes the negative ELBO inline. Throughput is samples per second over ``steps`` steps
-after ``warmup`` steps, the median of ``repeats`` interleaved runs. gimzoo runs through the Lightning
-Trainer with the progress bar, logger, checkpointing and validation off (they are I/O, not training);
-``self.log`` of every term stays on. The data pipeline alone is timed too.
+The plain loop trains the same networks with the same optimizers on the same in-memory batches without
+Lightning: for the VAE it writes the negative ELBO inline; for every other model it calls the model's own
+terms (``terms``, or ``critic_terms``/``model_terms`` alternated as the model does) with plain
+``backward``/``step``. Throughput is samples per second over ``steps`` steps after ``warmup`` steps, the
+median of ``repeats`` interleaved runs. gimzoo runs through the Lightning Trainer with the progress bar,
+logger, checkpointing and validation off (they are I/O, not training); ``self.log`` of every term stays on.
+``--all`` runs each model in its own process and reports its peak memory (resident set size on CPU, peak
+allocated on CUDA). The data pipeline alone is timed too.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ import torch.nn.functional as F
 
 from .cli import build
 from .data import TensorBatches
+from .models import TwoPlayerModel
+from .models.base import weighted_sum
 
 QUIET = ("--trainer.logger=false", "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
          "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0")
@@ -41,20 +47,64 @@ class StepTimer(L.Callback):
         self.t1 = time.perf_counter()
 
 
-def gimzoo_throughput(config: str, warmup: int, steps: int) -> float:
-    cli = build(config, *QUIET, f"--trainer.max_steps={warmup + steps}", "--trainer.max_epochs=-1")
+def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = ()) -> float:
+    cli = build(config, *QUIET, *overrides, f"--trainer.max_steps={warmup + steps}", "--trainer.max_epochs=-1")
     timer = StepTimer(warmup)
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     return steps * cli.datamodule.batch_size / (timer.t1 - timer.t0)
 
 
-def plain_throughput(config: str, warmup: int, steps: int) -> float:
-    cli = build(config, *QUIET)
+def vae_step(model, opt):
+    """The VAE's step written out: negative ELBO with a Bernoulli decoder."""
+    enc, dec = model.encoder, model.decoder
+
+    def step(x, i):
+        mu, logvar = enc(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        nll = F.binary_cross_entropy_with_logits(dec(z)[0], x, reduction="sum") / len(x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum() / len(x)
+        opt.zero_grad(set_to_none=True)
+        (nll + kl).backward()
+        opt.step()
+
+    return step
+
+
+def terms_step(model, opts):
+    """Any model's step from its own terms, with plain backward/step and no Lightning."""
+    if not isinstance(model, TwoPlayerModel):
+        (opt,) = opts
+
+        def single(x, i):
+            opt.zero_grad(set_to_none=True)
+            model.loss(model.terms(x)).backward()
+            opt.step()
+
+        return single
+    opt_model, opt_critic = opts
+    critic, players = model.critic_parameters(), model.model_parameters()
+
+    def two_player(x, i):
+        for opt, terms, weights, params in ((opt_critic, model.critic_terms, model.critic_weights, critic),
+                                            (opt_model, model.model_terms, model.model_weights, players)):
+            if opt is opt_model and (i + 1) % model.critic_steps:
+                continue
+            opt.zero_grad(set_to_none=True)
+            torch.autograd.backward(weighted_sum(terms(x), weights()), inputs=params)
+            opt.step()
+
+    return two_player
+
+
+def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = ()) -> float:
+    cli = build(config, *QUIET, *overrides)
     model, dm = cli.model, cli.datamodule
     dm.setup()
-    enc, dec = model.encoder, model.decoder  # the same networks, outside Lightning
-    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=model.lr, betas=model.betas)
+    model.train()
+    opts = model.configure_optimizers()
+    opts = opts if isinstance(opts, (tuple, list)) else (opts,)
+    step_fn = vae_step(model, opts[0]) if type(model).__name__ == "VAE" and model.beta == 1.0 else terms_step(model, opts)
     x_all, y_all = dm.split("train")
     batches = TensorBatches(x_all, y_all, dm.batch_size, shuffle=True, drop_last=True, seed=dm.seed)
     step, epoch, t0 = 0, 0, None
@@ -63,13 +113,7 @@ def plain_throughput(config: str, warmup: int, steps: int) -> float:
         for x, _ in batches:
             if step == warmup:
                 t0 = time.perf_counter()
-            mu, logvar = enc(x)
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            nll = F.binary_cross_entropy_with_logits(dec(z)[0], x, reduction="sum") / len(x)
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum() / len(x)
-            opt.zero_grad(set_to_none=True)
-            (nll + kl).backward()
-            opt.step()
+            step_fn(model.to_internal(x), step)
             step += 1
             if step == warmup + steps:
                 break
@@ -97,33 +141,84 @@ def cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="zoo_configs/vae-mnist.yaml")
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--json", default=None, help="also write the results here")
-    a = ap.parse_args(argv)
+def peak_memory_mb() -> float:
+    """Peak memory of this process: CUDA peak allocated if a GPU was used, else the peak resident set size."""
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_config(config: str, warmup: int, steps: int, repeats: int) -> dict:
     L.seed_everything(0, verbose=False)
     runs: dict[str, list[float]] = {"plain": [], "gimzoo": []}
-    for _ in range(a.repeats):  # interleaved, so drifts in machine load hit both sides alike
-        runs["plain"].append(plain_throughput(a.config, a.warmup, a.steps))
-        runs["gimzoo"].append(gimzoo_throughput(a.config, a.warmup, a.steps))
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit both sides alike
+        runs["plain"].append(plain_throughput(config, warmup, steps))
+        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps))
     med = {k: statistics.median(v) for k, v in runs.items()}
-    result = {
-        "config": a.config, "steps": a.steps, "warmup": a.warmup, "repeats": a.repeats,
+    return {
+        "config": config, "steps": steps, "warmup": warmup, "repeats": repeats,
         "plain_samples_per_s": med["plain"], "gimzoo_samples_per_s": med["gimzoo"],
-        "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(a.config),
-        "all_runs": runs, "torch": torch.__version__, "lightning": L.__version__, "threads": torch.get_num_threads(),
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(config),
+        "peak_memory_mb": peak_memory_mb(), "all_runs": runs, "torch": torch.__version__,
+        "lightning": L.__version__, "threads": torch.get_num_threads(), "machine": f"{cpu_name()}, {os.cpu_count()} cores",
     }
-    print(f"config {a.config}: {a.steps} steps after {a.warmup} warm-up, median of {a.repeats}, "
-          f"{result['threads']} threads, {result['machine']}")
-    print(f"  plain PyTorch loop : {med['plain']:10.0f} samples/s")
-    print(f"  gimzoo (Lightning) : {med['gimzoo']:10.0f} samples/s")
-    print(f"  ratio gimzoo/plain : {result['ratio']:10.3f}")
-    print(f"  data pipeline alone: {result['data_pipeline_samples_per_s']:10.0f} samples/s")
+
+
+def bench_all(warmup: int, steps: int, repeats: int, config_dir: str = "zoo_configs") -> list[dict]:
+    """Every registered model's MNIST config, each in a fresh process (so peak memory is its own)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from .registry import list_models
+
+    results = []
+    print(f"| model | plain loop (samples/s) | gimzoo (samples/s) | ratio | peak memory (MB) | data pipeline (samples/s) |")
+    print("|---|---|---|---|---|---|")
+    for name in list_models():
+        config = os.path.join(config_dir, f"{name}-mnist.yaml")
+        if not os.path.exists(config):
+            continue
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            subprocess.run([sys.executable, "-m", "gimzoo.bench", "--config", config, "--warmup", str(warmup),
+                            "--steps", str(steps), "--repeats", str(repeats), "--json", f.name, "--quiet"], check=True)
+            r = json.load(open(f.name))
+        results.append(r)
+        print(f"| `{name}` | {r['plain_samples_per_s']:,.0f} | {r['gimzoo_samples_per_s']:,.0f} | {r['ratio']:.3f} | "
+              f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
+    if results:
+        print(f"({results[0]['machine']}, {results[0]['threads']} threads, torch {results[0]['torch']}, Lightning "
+              f"{results[0]['lightning']}; {steps} steps after {warmup} warm-up, median of {repeats} interleaved runs)")
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict | list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default="zoo_configs/vae-mnist.yaml")
+    ap.add_argument("--all", action="store_true", help="every model's MNIST config, one process each")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 1000; 200 with --all)")
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved runs (default 5; 3 with --all)")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+    if a.all:
+        results = bench_all(a.warmup, a.steps or 200, a.repeats or 3)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(results, f, indent=2)
+        return results
+    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5)
+    if not a.quiet:
+        print(f"config {a.config}: {result['steps']} steps after {a.warmup} warm-up, median of {result['repeats']}, "
+              f"{result['threads']} threads, {result['machine']}")
+        print(f"  plain PyTorch loop : {result['plain_samples_per_s']:10.0f} samples/s")
+        print(f"  gimzoo (Lightning) : {result['gimzoo_samples_per_s']:10.0f} samples/s")
+        print(f"  ratio gimzoo/plain : {result['ratio']:10.3f}")
+        print(f"  data pipeline alone: {result['data_pipeline_samples_per_s']:10.0f} samples/s")
+        print(f"  peak memory        : {result['peak_memory_mb']:10.0f} MB")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=2)

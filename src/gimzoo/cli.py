@@ -5,7 +5,9 @@
 * ``gimzoo list``: registered models, datasets, configs in ``zoo_configs/`` and pretrained checkpoints.
 * ``gimzoo eval NAME_OR_CKPT [--n 10000] [--split test] [--json out.json]``: every metric of
   :func:`gimzoo.metrics.evaluate.evaluate` for a pretrained name or a run's ``.ckpt``, printed as a table.
-* ``gimzoo publish RUN.ckpt --name NAME``: strip, evaluate and add a run to ``checkpoints/`` (see :mod:`gimzoo.hub`).
+* ``gimzoo publish RUN.ckpt --name NAME``: strip, evaluate and add a run to ``checkpoints/`` (see :mod:`gimzoo.hub`);
+  ``gimzoo table``: the Markdown table of published checkpoints and their metrics (the README's);
+  ``gimzoo figure NAME ... --out F.png``: samples and reconstructions of published models in one picture.
 * ``gimzoo extractor --data mnist``: train the LeNet feature extractor behind ``fid_lenet``;
   ``gimzoo floor --data mnist``: its real-data floor (10,000 training against 10,000 test images).
 
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
-from .callbacks import EpochTimer, PeriodicEvaluation, SampleGrids
+from .callbacks import AtomicCheckpointIO, EpochTimer, PeriodicEvaluation, SampleGrids
 from .callbacks.grids import run_dir
 from .data import DATASETS, InMemoryDataModule
 from .models import GenerativeInferenceModel
@@ -68,6 +70,11 @@ class GimzooCLI(LightningCLI):
         parser.add_lightning_class_args(EpochTimer, "timer")
         parser.add_lightning_class_args(PeriodicEvaluation, "evaluation")
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
+
+    def _instantiate_trainer(self, config, callbacks):
+        if config.get("plugins") is None:  # checkpoints are written atomically unless the user brings a plugin
+            config["plugins"] = [AtomicCheckpointIO()]
+        return super()._instantiate_trainer(config, callbacks)
 
 
 def list_configs(config_dir: Path = CONFIG_DIR) -> list[str]:
@@ -190,7 +197,22 @@ def floor_main(argv: list[str]) -> dict:
     return result
 
 
-COMMANDS = {"eval": eval_main, "floor": floor_main, "publish": publish_main, "extractor": extractor_main}
+def table_main(argv: list[str]) -> str:
+    from .hub import results_table
+
+    argparse.ArgumentParser(prog="gimzoo table", description="The README's table of published checkpoints.").parse_args(argv)
+    table = results_table()
+    print(table)
+    return table
+
+
+def figure_main(argv: list[str]) -> None:
+    from .figures import main
+
+    main(argv)
+
+
+COMMANDS = {"eval": eval_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main, "extractor": extractor_main}
 
 
 def run(args: list[str] | None = None) -> GimzooCLI | None:

@@ -188,3 +188,21 @@ def datamodule_of(name: str, checkpoint_dir: Path | None = None):
     if name not in manifest:
         raise unknown("pretrained model", name, list(manifest))
     return build_from_config(yaml.safe_load(manifest[name]["config"]))[1]
+
+
+#: the manifest metrics the README's table shows, in this order
+TABLE_COLUMNS = ("fid_lenet", "kid_lenet", "recon_mse", "linear_probe_accuracy", "knn1_accuracy", "mmd_qz_pz",
+                 "cluster_hungarian_accuracy", "iwae_nll")
+
+
+def results_table(checkpoint_dir: Path | None = None) -> str:
+    """The Markdown table of every published checkpoint with its manifest metrics and the command that trains it
+    (``gimzoo table`` prints it; the README's table is this output, checked by a test)."""
+    fmt = lambda v: "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+    head = "| name | params | " + " | ".join(TABLE_COLUMNS) + " | reproduce |"
+    lines = [head, "|" + "---|" * (len(TABLE_COLUMNS) + 3)]
+    for name, entry in sorted(read_manifest(checkpoint_dir).items()):
+        metrics = (entry.get("evaluation") or {}).get("metrics", {})
+        cells = " | ".join(fmt(metrics.get(k)) for k in TABLE_COLUMNS)
+        lines.append(f"| `{name}` | {entry['parameters']:,} | {cells} | `gimzoo fit --config zoo_configs/{name}.yaml` |")
+    return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""Training callbacks: sample and reconstruction grids, epoch timing, periodic evaluation."""
+"""Training callbacks: sample and reconstruction grids, epoch timing, periodic evaluation; atomic checkpoints."""
+from .checkpoint_io import AtomicCheckpointIO
 from .evaluation import PeriodicEvaluation
 from .grids import SampleGrids, run_dir, scatter_image
 from .timing import EpochTimer
 
-__all__ = ["PeriodicEvaluation", "EpochTimer", "SampleGrids", "run_dir", "scatter_image"]
+__all__ = ["AtomicCheckpointIO", "PeriodicEvaluation", "EpochTimer", "SampleGrids", "run_dir", "scatter_image"]

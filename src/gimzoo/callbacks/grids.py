@@ -1,4 +1,5 @@
-"""Sample and reconstruction grids, written as PNG (and to wandb when it is the logger) every epoch."""
+"""Sample and reconstruction grids and a 2-D map of the codes, written as PNG (and to wandb when it is the
+logger) every epoch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,11 +29,39 @@ def scatter_image(points: torch.Tensor, size: int = 256, extent: float | None = 
     return 1 - ink.view(1, size, size)
 
 
-class SampleGrids(L.Callback):
-    """Every ``every_n_epochs`` validation epochs: samples of p(x) from fixed z, and reconstructions
-    (originals on odd rows, reconstructions below them) of fixed validation images.
+#: ten well-separated colours (Okabe-Ito and Tableau), one per label
+PALETTE = torch.tensor([[0, 114, 178], [230, 159, 0], [0, 158, 115], [204, 121, 167], [86, 180, 233],
+                        [213, 94, 0], [240, 228, 66], [0, 0, 0], [148, 103, 189], [140, 86, 75]]) / 255.0
 
-    Files: ``<run dir>/grids/samples_epoch{E:03d}.png`` and ``recon_epoch{E:03d}.png``.
+
+def pca_2d(z: torch.Tensor) -> torch.Tensor:
+    """(N, d) -> (N, 2): the codes projected on their two principal axes (the codes themselves when d <= 2)."""
+    z = z.float() - z.float().mean(0)
+    if z.shape[1] <= 2:
+        return torch.nn.functional.pad(z, (0, 2 - z.shape[1]))
+    _, _, v = torch.linalg.svd(z, full_matrices=False)
+    return z @ v[:2].T
+
+
+def code_map(z: torch.Tensor, labels: torch.Tensor, size: int = 256) -> torch.Tensor:
+    """A (3, size, size) image of the codes' 2-D PCA projection, one 2x2 dot per code coloured by its label."""
+    p = pca_2d(z)
+    extent = float(p.abs().max().clamp(min=1e-6)) * 1.05
+    ij = ((p / extent + 1) * 0.5 * (size - 2)).round().long().clamp(0, size - 2)
+    img = torch.ones(3, size, size)
+    colour = PALETTE[labels.long() % len(PALETTE)].T  # (3, N)
+    for di in (0, 1):
+        for dj in (0, 1):
+            img[:, size - 2 - ij[:, 1] + di, ij[:, 0] + dj] = colour
+    return img
+
+
+class SampleGrids(L.Callback):
+    """Every ``every_n_epochs`` validation epochs: samples of p(x) from fixed z, reconstructions
+    (originals on odd rows, reconstructions below them) of fixed validation images, and a map of the
+    codes: encode(x) of up to 2,000 validation images projected on their two principal axes, coloured by label.
+
+    Files: ``<run dir>/grids/samples_epoch{E:03d}.png``, ``recon_epoch{E:03d}.png`` and ``codes_epoch{E:03d}.png``.
     """
 
     def __init__(self, every_n_epochs: int = 1, n: int = 64, n_points: int = 2500, seed: int = 0):
@@ -55,15 +84,24 @@ class SampleGrids(L.Callback):
         rows = torch.stack([x.cpu().float(), recon]).view(2, -1, nrow, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:])
         return {"samples": make_grid(samples, nrow=nrow, pad_value=1.0), "recon": make_grid(rows, nrow=nrow, pad_value=1.0)}
 
+    @torch.no_grad()
+    def codes(self, pl_module, x: torch.Tensor, y: torch.Tensor, n: int = 2000) -> torch.Tensor:
+        z = torch.cat([pl_module.encode(xb.to(pl_module.device)).float().cpu() for xb in x[:n].split(500)])
+        return code_map(z, y[:n])
+
     def on_validation_epoch_end(self, trainer, pl_module):
         if trainer.sanity_checking or not trainer.is_global_zero or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        x = trainer.datamodule.split("val")[0] if trainer.datamodule is not None else None
-        if x is None:
+        if trainer.datamodule is None or not hasattr(trainer.datamodule, "split"):
             return
+        x, y = trainer.datamodule.split("val")
         out = run_dir(trainer) / "grids"
         out.mkdir(parents=True, exist_ok=True)
-        for name, img in self.images(pl_module, x).items():
+        was_training = pl_module.training
+        pl_module.eval()
+        images = self.images(pl_module, x) | {"codes": self.codes(pl_module, x, y)}
+        pl_module.train(was_training)
+        for name, img in images.items():
             save_image(img, out / f"{name}_epoch{trainer.current_epoch:03d}.png")
             if hasattr(trainer.logger, "log_image"):
                 trainer.logger.log_image(key=f"grids/{name}", images=[img], step=trainer.global_step)

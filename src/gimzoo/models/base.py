@@ -25,6 +25,21 @@ from ..nets import DecoderBody, EncoderBody, make_decoder, make_encoder
 from ..objectives import mmd, reconstruction_nll, squared_error
 
 
+class DivergenceError(FloatingPointError):
+    """A training loss became NaN or infinite; the message names the terms and the step."""
+
+
+def check_finite(terms: dict[str, torch.Tensor], loss: torch.Tensor, step: int, player: str = "model") -> None:
+    """Raise :class:`DivergenceError` naming every non-finite term if ``loss`` is NaN or infinite (one
+    device sync per step; the checkpoints written so far are left as they are)."""
+    if not torch.isfinite(loss):
+        bad = {k: float(v.detach()) for k, v in terms.items() if not torch.isfinite(v)} or {"loss": float(loss.detach())}
+        raise DivergenceError(f"the {player}'s loss diverged at global step {step}: "
+                              + ", ".join(f"{k} = {v}" for k, v in bad.items())
+                              + " (the last checkpoint is from before this step; lower the learning rate or "
+                                "resume from it with --ckpt_path)")
+
+
 class GenerativeInferenceModel(L.LightningModule):
     """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
 
@@ -34,6 +49,9 @@ class GenerativeInferenceModel(L.LightningModule):
 
     #: start the decoder's output at the mean training x (see ``on_fit_start``); set by subclasses
     init_output_bias: bool = False
+    #: the Lightning strategy for several devices (two-player models leave one player's parameters unused in each
+    #: backward, which plain DDP refuses)
+    ddp_strategy: str = "ddp"
 
     def __init__(self, data_shape: Sequence[int]):
         super().__init__()
@@ -202,6 +220,7 @@ class SingleOptimizerModel(GenerativeInferenceModel):
     def training_step(self, batch, batch_idx):
         terms = self.terms(self.to_internal(batch[0]))
         loss = self.loss(terms)
+        check_finite(terms, loss, self.global_step)
         if self.logs_this_step():
             self.log_terms("train", self._logged(terms, loss))
         return loss
@@ -225,6 +244,7 @@ class TwoPlayerModel(GenerativeInferenceModel):
     """
 
     automatic_optimization = False
+    ddp_strategy = "ddp_find_unused_parameters_true"
 
     def __init__(self, data_shape: Sequence[int], lr: float, lr_critic: float, betas: Sequence[float],
                  betas_critic: Sequence[float], critic_steps: int = 1):
@@ -254,8 +274,10 @@ class TwoPlayerModel(GenerativeInferenceModel):
     def model_weights(self) -> dict[str, float]:
         return {}
 
-    def _player_step(self, optimizer, terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    def _player_step(self, optimizer, terms: dict[str, torch.Tensor], weights: dict[str, float],
+                     player: str) -> torch.Tensor:
         loss = weighted_sum(terms, weights)
+        check_finite(terms, loss, self.global_step, player)
         self.toggle_optimizer(optimizer)  # gradients only for this player's parameters
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -267,11 +289,11 @@ class TwoPlayerModel(GenerativeInferenceModel):
         opt_model, opt_critic = self.optimizers()
         x = self.to_internal(batch[0])
         c_terms = self.critic_terms(x)
-        c_loss = self._player_step(opt_critic, c_terms, self.critic_weights())
+        c_loss = self._player_step(opt_critic, c_terms, self.critic_weights(), "critic")
         logged = {f"critic_{k}": v for k, v in c_terms.items()} | {"critic_loss": c_loss}
         if (batch_idx + 1) % self.critic_steps == 0:
             m_terms = self.model_terms(x)
-            logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights())}
+            logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights(), "model")}
         if self.logs_this_step():
             self.log_terms("train", logged)
 
