@@ -26,6 +26,7 @@ import os
 import sys
 from pathlib import Path
 
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
 from .callbacks import AtomicCheckpointIO, EpochTimer, PeriodicEvaluation, SampleGrids
@@ -69,11 +70,18 @@ class GimzooCLI(LightningCLI):
         parser.add_lightning_class_args(SampleGrids, "grids")
         parser.add_lightning_class_args(EpochTimer, "timer")
         parser.add_lightning_class_args(PeriodicEvaluation, "evaluation")
+
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
 
     def _instantiate_trainer(self, config, callbacks):
         if config.get("plugins") is None:  # checkpoints are written atomically unless the user brings a plugin
             config["plugins"] = [AtomicCheckpointIO()]
+        given = config.get("callbacks") or []
+        given = given if isinstance(given, list) else [given]
+        if config.get("enable_checkpointing", True) is not False and not any(isinstance(c, ModelCheckpoint) for c in given):
+            # Lightning's default checkpointing plus checkpoints/last.ckpt to resume from (--ckpt_path); a
+            # ModelCheckpoint of the user's (--trainer.callbacks+=ModelCheckpoint ...) replaces it
+            callbacks = [*callbacks, ModelCheckpoint(save_last=True)]
         return super()._instantiate_trainer(config, callbacks)
 
 

@@ -40,6 +40,8 @@ class TensorBatches:
 
     It exposes ``sampler`` (and ``batch_sampler = None``) the way a DataLoader does, so Lightning sets
     the epoch on it; Lightning does not re-wrap it for distributed runs: the sharding is its own.
+    It is stateful (``state_dict``/``load_state_dict``: the epoch and the batches already served), so a
+    checkpoint taken in the middle of an epoch resumes with the next batch of the same order.
     """
 
     batch_sampler = None
@@ -52,6 +54,7 @@ class TensorBatches:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.x, self.y, self.batch_size, self.drop_last = x, y, batch_size, drop_last
         self.sampler = EpochShuffle(len(x), shuffle, seed, rank, world_size)
+        self._served, self._resume_at = 0, 0
         if len(self) == 0:
             raise ValueError(f"{len(self.sampler)} samples per rank make no batch of {batch_size} (drop_last)")
 
@@ -59,10 +62,19 @@ class TensorBatches:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches_served": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        self._resume_at = state["batches_served"]
+
     def __iter__(self):
         idx = self.sampler.indices()
         contiguous = not self.sampler.shuffle and self.sampler.world_size == 1
-        for b in range(len(self)):
+        start, self._resume_at = self._resume_at, 0
+        for b in range(start, len(self)):
+            self._served = b + 1
             if contiguous:  # a view, no copy
                 sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
                 yield self.x[sl], self.y[sl]

@@ -62,8 +62,24 @@ class GenerativeInferenceModel(L.LightningModule):
         that p(x|z) starts at the mean training image instead of link(0) (e.g. grey 0.5 for a Bernoulli
         decoder): the first epochs then learn structure, not the background."""
         dm = self.trainer.datamodule
-        if self.init_output_bias and self.global_step == 0 and hasattr(dm, "split"):
+        resuming = self.trainer.ckpt_path is not None  # on_fit_start runs before the loops restore global_step
+        if self.init_output_bias and not resuming and self.global_step == 0 and hasattr(dm, "split"):
             self.decoder.init_output_bias(self.to_internal(dm.split("train")[0].mean(0)).to(self.device))
+
+    # -- resume: the random streams continue where the checkpoint left them ------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["gimzoo_rng"] = {"torch": torch.get_rng_state(),
+                                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        checkpoint["gimzoo_counters"] = {k: getattr(self, k) for k in ("critic_updates",) if hasattr(self, k)}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        for k, v in checkpoint.get("gimzoo_counters", {}).items():
+            setattr(self, k, v)
+        rng = checkpoint.get("gimzoo_rng")
+        if rng is not None:
+            torch.set_rng_state(rng["torch"])
+            if rng["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
 
     # -- pixel ranges -------------------------------------------------------------------------
     @property
@@ -252,6 +268,7 @@ class TwoPlayerModel(GenerativeInferenceModel):
         if critic_steps < 1:
             raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
         self.lr, self.lr_critic, self.critic_steps = lr, lr_critic, critic_steps
+        self.critic_updates = 0  # counts critic steps; saved in checkpoints, so the alternation survives a resume
         self.betas, self.betas_critic = tuple(betas), tuple(betas_critic)
 
     def critic_parameters(self) -> list[nn.Parameter]:
@@ -290,8 +307,9 @@ class TwoPlayerModel(GenerativeInferenceModel):
         x = self.to_internal(batch[0])
         c_terms = self.critic_terms(x)
         c_loss = self._player_step(opt_critic, c_terms, self.critic_weights(), "critic")
+        self.critic_updates += 1
         logged = {f"critic_{k}": v for k, v in c_terms.items()} | {"critic_loss": c_loss}
-        if (batch_idx + 1) % self.critic_steps == 0:
+        if self.critic_updates % self.critic_steps == 0:
             m_terms = self.model_terms(x)
             logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights(), "model")}
         if self.logs_this_step():
