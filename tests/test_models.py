@@ -362,3 +362,14 @@ def test_code_map_projects_on_the_principal_axes_and_colours_by_label():
     img = code_map(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]), torch.tensor([0, 3]), size=64)
     colours = {tuple(img[:, i, j].tolist()) for i in range(64) for j in range(64)} - {(1.0, 1.0, 1.0)}
     assert colours == {tuple(PALETTE[0].tolist()), tuple(PALETTE[3].tolist())}
+
+
+@pytest.mark.parametrize("name", ["bigbigan", "mpcc"])
+def test_critic_spectral_norm_option(name):
+    model = gimzoo.create(name, hidden=(16,), critic_hidden=(16,), critic_spectral_norm=True)
+    linear = [m for m in model.critic.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and all(hasattr(m, "parametrizations") for m in linear)
+    steps = model.critic_steps
+    data = RandomImages(n_train=16 * steps + 16, batch_size=16, val_size=16)
+    one_step_trainer(steps).fit(model, datamodule=data)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -232,7 +232,7 @@ def run(args: list[str] | None = None) -> GimzooCLI | None:
     if argv[:1] and argv[0] in COMMANDS:
         COMMANDS[argv[0]](argv[1:])
         return None
-    return _cli(argv, save_config_callback=SaveRunConfig, save_config_kwargs={"overwrite": True, "save_to_log_dir": False})
+    return _cli(None if args is None else argv, save_config_callback=SaveRunConfig, save_config_kwargs={"overwrite": True, "save_to_log_dir": False})
 
 
 def main() -> None:

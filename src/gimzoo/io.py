@@ -32,6 +32,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     path = Path(path)
     tmp = _temporary(path)
     Path(tmp).write_text(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -43,6 +44,7 @@ def atomic_save_safetensors(state: dict[str, torch.Tensor], path: str | os.PathL
     tmp = _temporary(path)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # readable like any shipped file, whatever the writer's umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -45,6 +45,7 @@ class AIM(TwoPlayerModel):
         loss: str = "logistic",
         latent_weight: float = 1.0,
         latent_into_generator: bool = True,
+        critic_spectral_norm: bool = False,
         lr: float = 2e-4,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -59,6 +60,7 @@ class AIM(TwoPlayerModel):
             loss: ``"logistic"`` (critic log-loss, non-saturating generator) or ``"hinge"``.
             latent_weight: weight of E_p[-log q(z|G(z))].
             latent_into_generator: let the latent NLL train G too (see the module docstring).
+            critic_spectral_norm: spectral normalisation of every critic layer (MPCC's BigGAN critic has it).
             Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
@@ -71,7 +73,8 @@ class AIM(TwoPlayerModel):
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, "gaussian",
                                                  generator, batchnorm)
         self.prior = make_prior(prior, latent_dim)
-        self.critic = XCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"))
+        self.critic = XCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"),
+                              spectral_norm=critic_spectral_norm)
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():  # the critic's step needs no graph through the generator

@@ -55,6 +55,7 @@ class BiGAN(TwoPlayerModel):
         critic_hidden: Sequence[int] = (1024, 1024),
         batchnorm: bool | None = None,
         critic_dropout: float = 0.0,
+        critic_spectral_norm: bool = False,
         lr: float = 2e-4,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -70,6 +71,7 @@ class BiGAN(TwoPlayerModel):
             batchnorm: batch norm in the encoder and generator bodies (None: on for conv, off for MLP; the ALI
                 code's toy networks use it).
             critic_dropout: dropout on the critic's joint head (the ALI code's toy critic: 0.2 to 0.5).
+            critic_spectral_norm: spectral normalisation of every critic layer (BigBiGAN's, after BigGAN).
             Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
@@ -78,7 +80,8 @@ class BiGAN(TwoPlayerModel):
                                                  generator, batchnorm)
         self.prior = make_prior(prior, latent_dim)
         self.critic = self.critic_class(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
-                                        critic_hidden, critic_hidden, dropout=critic_dropout)
+                                        critic_hidden, critic_hidden, dropout=critic_dropout,
+                                        spectral_norm=critic_spectral_norm)
 
     def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """D on a batch of q(x, z) pairs (x, E(x)) and as many p(x, z) pairs (G(z), z)."""

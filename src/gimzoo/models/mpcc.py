@@ -50,6 +50,7 @@ class MPCC(AIM):
         prior_init_scale: float = 1.0,
         entropy_weight: float = 0.01,
         latent_weight: float = 1.0,
+        critic_spectral_norm: bool = False,
         lr: float = 2e-4,
         lr_critic: float = 2e-4,
         lr_prior: float = 1.6e-3,
@@ -67,7 +68,8 @@ class MPCC(AIM):
             Other arguments as :class:`~gimzoo.models.aim.AIM` (hinge loss, latent NLL kept out of G).
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
-                         batchnorm, "hinge", latent_weight, False, lr, lr_critic, betas, betas_critic, critic_steps)
+                         batchnorm, "hinge", latent_weight, False, critic_spectral_norm, lr, lr_critic, betas,
+                         betas_critic, critic_steps)
         self.save_hyperparameters()
         self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)
