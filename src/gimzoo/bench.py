@@ -35,21 +35,26 @@ QUIET = ("--trainer.logger=false", "--trainer.enable_checkpointing=false", "--tr
 
 
 class StepTimer(L.Callback):
-    def __init__(self, warmup: int):
-        self.warmup, self.t0, self.t1, self.steps = warmup, None, None, 0
+    """Times training batches ``warmup + 1 .. warmup + steps`` and stops the run after them (batches, not
+    Lightning's global steps, which count every optimizer step of a two-player model)."""
+
+    def __init__(self, warmup: int, steps: int):
+        self.warmup, self.steps, self.t0, self.t1, self.done = warmup, steps, None, None, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if self.steps == self.warmup:
+        if self.done == self.warmup:
             self.t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.steps += 1
-        self.t1 = time.perf_counter()
+        self.done += 1
+        if self.done == self.warmup + self.steps:
+            self.t1 = time.perf_counter()
+            trainer.should_stop = True
 
 
 def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = ()) -> float:
-    cli = build(config, *QUIET, *overrides, f"--trainer.max_steps={warmup + steps}", "--trainer.max_epochs=-1")
-    timer = StepTimer(warmup)
+    cli = build(config, *QUIET, *overrides, "--trainer.max_steps=-1", "--trainer.max_epochs=-1")
+    timer = StepTimer(warmup, steps)
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     return steps * cli.datamodule.batch_size / (timer.t1 - timer.t0)
