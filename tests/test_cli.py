@@ -237,3 +237,18 @@ def test_a_run_killed_mid_epoch_resumes_exactly(tmp_path):
     a = torch.load(tmp_path / "straight" / "final.pt")
     b = torch.load(tmp_path / "killed" / "final.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_without_wandb_the_default_logger_is_csv(in_tmp, monkeypatch):
+    import importlib.util
+
+    import gimzoo.cli as cli_module
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    assert cli_module.default_logger()["class_path"].endswith("CSVLogger")
+    cli = run(["fit", "--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+               "--data.batch_size=16", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"])
+    assert type(cli.trainer.logger).__name__ == "CSVLogger"
+    metrics = Path(cli.trainer.logger.log_dir) / "metrics.csv"
+    assert metrics.exists() and "val/neg_elbo" in metrics.read_text().splitlines()[0]
