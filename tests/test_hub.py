@@ -39,7 +39,7 @@ def test_publish_strips_evaluates_and_load_rebuilds_the_same_model(tiny_run, tmp
     entry = hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path, n=60)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["tiny-vae"] == entry
-    assert entry["sha256"] == hub._sha256(tmp_path / "tiny-vae.safetensors") and entry["dataset"] == "random"
+    assert entry["sha256"] == hub.sha256_of(tmp_path / "tiny-vae.safetensors") and entry["dataset"] == "random"
     assert entry["parameters"] == sum(p.numel() for p in trained.parameters())
     metrics = entry["evaluation"]["metrics"]
     assert metrics["recon_mse"] > 0 and metrics["kl_qzx_pz"] is not None and metrics["iwae_nll"] is not None
@@ -79,7 +79,7 @@ def test_load_refuses_bytes_that_do_not_match_the_sha256_before_parsing(tiny_run
 def test_load_never_unpickles_and_names_the_known_models(tmp_path):
     pickled = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}}, pickled)
-    manifest = {"evil": {"file": "evil.ckpt", "sha256": hub._sha256(pickled), "config": "", "model": "x"}}
+    manifest = {"evil": {"file": "evil.ckpt", "sha256": hub.sha256_of(pickled), "config": "", "model": "x"}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="only .safetensors"):
         hub.load("evil", checkpoint_dir=tmp_path)

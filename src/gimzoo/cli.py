@@ -127,6 +127,7 @@ def load_for_eval(name_or_path: str, config: str | None = None):
         raise unknown("pretrained model or checkpoint file", name_or_path, hub.list_pretrained())
     config_path = Path(config) if config else hub.run_config_of(path)
     model, datamodule = hub.build_from_config(yaml.safe_load(config_path.read_text()))
+    datamodule.download = False  # evaluation reads the data root; it never downloads
     model.load_state_dict(hub.read_lightning_checkpoint(path), strict=True)
     return model.eval(), datamodule
 

@@ -37,10 +37,6 @@ class ChecksumError(ValueError):
     """A weights file whose bytes do not match the sha256 recorded for it."""
 
 
-def _sha256(path: Path) -> str:
-    return sha256_of(path)
-
-
 def manifest_path(checkpoint_dir: Path | None = None) -> Path:
     return Path(checkpoint_dir or CHECKPOINT_DIR) / MANIFEST_NAME
 
@@ -115,7 +111,7 @@ def publish(ckpt_path: str | os.PathLike, name: str, config_path: str | os.PathL
     target = out_dir / f"{name}.safetensors"
     atomic_save_safetensors(state, target, metadata={"name": name})
     entry = {
-        "file": target.name, "sha256": _sha256(target), "bytes": target.stat().st_size,
+        "file": target.name, "sha256": sha256_of(target), "bytes": target.stat().st_size,
         "model": config["model"]["class_path"], "dataset": datamodule.name,
         "parameters": sum(v.numel() for v in state.values()),
         "pixel_range": list(model.pixel_range) if model.pixel_range else None,
@@ -150,7 +146,7 @@ def _fetch(entry: dict) -> Path:
     with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{entry['file']}.", delete=False) as tmp:
         with urllib.request.urlopen(f"{base.rstrip('/')}/{entry['file']}") as r:
             shutil.copyfileobj(r, tmp)
-    if _sha256(Path(tmp.name)) != entry["sha256"]:
+    if sha256_of(Path(tmp.name)) != entry["sha256"]:
         os.unlink(tmp.name)
         raise ChecksumError(f"downloaded {entry['file']} does not match its sha256 {entry['sha256']}; not kept")
     os.replace(tmp.name, folder / entry["file"])
@@ -168,7 +164,7 @@ def load(name: str, device: str | torch.device = "cpu", checkpoint_dir: Path | N
     path = Path(checkpoint_dir) / entry["file"] if checkpoint_dir else _fetch(entry)
     if path.suffix != ".safetensors":
         raise ValueError(f"refusing to load {path.name}: only .safetensors files are loaded (nothing is unpickled)")
-    digest = _sha256(path)
+    digest = sha256_of(path)
     if digest != entry["sha256"]:
         raise ChecksumError(f"{path} has sha256 {digest}, but the manifest records {entry['sha256']}: refusing to "
                             "parse it (re-download or re-publish it)")
@@ -187,7 +183,9 @@ def datamodule_of(name: str, checkpoint_dir: Path | None = None):
     manifest = read_manifest(checkpoint_dir)
     if name not in manifest:
         raise unknown("pretrained model", name, list(manifest))
-    return build_from_config(yaml.safe_load(manifest[name]["config"]))[1]
+    datamodule = build_from_config(yaml.safe_load(manifest[name]["config"]))[1]
+    datamodule.download = False  # evaluation reads the data root; it never downloads (a clear error instead)
+    return datamodule
 
 
 #: the manifest metrics the README's table shows, in this order
