@@ -62,6 +62,9 @@ def main():
                         enable_model_summary=False, callbacks=[Probe(checksum(model))], plugins=[AtomicCheckpointIO()])
     data = RandomImages(data_shape=model.data_shape, n_train=16 * 2 * (steps + 1) + 32, batch_size=16, val_size=32)
     trainer.fit(model, datamodule=data)
+    if torch.distributed.is_initialized():  # leave gloo cleanly: its threads can abort an interpreter at exit
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
