@@ -85,3 +85,23 @@ def test_periodic_evaluation_logs_and_does_not_change_training():
     without, _ = fit([])
     for a, b in zip(with_eval.parameters(), without.parameters()):
         assert torch.equal(a, b)
+
+
+def test_pca_baseline_is_exact_on_low_rank_data_and_evaluates_like_a_model():
+    from gimzoo.models.pca import PCA
+
+    basis, codes = torch.rand(3, 64), torch.randn(500, 3)
+    x = (0.5 + 0.05 * codes @ basis).clamp(0, 1).reshape(500, 1, 8, 8)  # rank 3 around 0.5, inside [0, 1]
+    model = PCA.fit(x, 3)
+    z = model.encode(x)
+    assert torch.allclose(z.var(0), torch.ones(3), atol=1e-3)  # whitened codes: p(z) = N(0, I) fits q(z)
+    assert torch.allclose(model.reconstruct(x), x, atol=1e-5)  # rank 3 is reconstructed exactly
+    assert float(((PCA.fit(x, 1).reconstruct(x) - x) ** 2).mean()) > 1e-5
+    s = model.sample(1000)
+    assert s.shape == (1000, 1, 8, 8) and torch.allclose(s.mean(0), x.mean(0), atol=0.01)
+    with pytest.raises(ValueError, match="n_components"):
+        PCA.fit(x, 65)
+    out = evaluate(PCA.fit(torch.rand(200, 1, 28, 28), 8), RandomImages(n_train=200, n_test=50, val_size=20),
+                   n=50, probe=False)
+    m = out["metrics"]
+    assert m["recon_mse"] > 0 and 0 <= m["knn1_accuracy"] <= 1 and m["rec_nll"] is None and m["iwae_nll"] is None

@@ -9,7 +9,8 @@
   ``gimzoo table``: the Markdown table of published checkpoints and their metrics (the README's);
   ``gimzoo figure NAME ... --out F.png``: samples and reconstructions of published models in one picture.
 * ``gimzoo extractor --data mnist``: train the LeNet feature extractor behind ``fid_lenet``;
-  ``gimzoo floor --data mnist``: its real-data floor (10,000 training against 10,000 test images).
+  ``gimzoo floor --data mnist``: its real-data floor (10,000 training against 10,000 test images);
+  ``gimzoo baseline --data mnist --components 16``: the same evaluation of a PCA fitted in closed form.
 
 Default logging needs no account: wandb in offline mode (``WANDB_MODE=online`` and ``wandb login`` turn
 it online; a CSV logger is used when wandb is not installed), PNG grids of samples and reconstructions
@@ -156,12 +157,36 @@ def eval_main(argv: list[str]) -> dict:
     result = {"name": a.name_or_path} | evaluate(model, datamodule, n=a.n, split=a.split, seed=a.seed,
                                                    iwae_k=a.iwae_k, probe=not a.no_probe,
                                                    inception_weights=a.inception_weights)
+    return report(result, a.json)
+
+
+def report(result: dict, json_path: str | None = None) -> dict:
+    """Print an evaluation (the table, its protocol, its time) and write it to ``json_path`` if given."""
     print(format_table(result["metrics"]))
     print(f"# protocol: {json.dumps(result['protocol'])}")
     print(f"# {result['seconds']} s")
-    if a.json:
-        Path(a.json).write_text(json.dumps(result, indent=1) + "\n")
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def baseline_main(argv: list[str]) -> dict:
+    from .data import get_datamodule
+    from .metrics.evaluate import evaluate
+    from .models.pca import PCA
+
+    p = argparse.ArgumentParser(prog="gimzoo baseline", description="Fit PCA on the training split and evaluate it "
+                                "with the protocol of `gimzoo eval` (the linear baseline of the results table).")
+    p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--components", type=int, default=16)
+    p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the result to this JSON file")
+    a = p.parse_args(argv)
+    datamodule = get_datamodule(a.data, download=False)
+    model = PCA.fit(datamodule.split("train")[0], a.components)
+    result = {"name": f"pca{a.components}-{a.data}"} | evaluate(model, datamodule, n=a.n, seed=a.seed)
+    return report(result, a.json)
 
 
 def publish_main(argv: list[str]) -> dict:
@@ -221,7 +246,7 @@ def figure_main(argv: list[str]) -> None:
     main(argv)
 
 
-COMMANDS = {"eval": eval_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main, "extractor": extractor_main}
+COMMANDS = {"eval": eval_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main, "extractor": extractor_main}
 
 
 def run(args: list[str] | None = None) -> GimzooCLI | None:

@@ -15,6 +15,7 @@ Every random draw comes from ``seed``; the result says which n, split, seed and 
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import torch
@@ -48,7 +49,7 @@ def evaluate(model, datamodule, n: int = 10_000, split: str = "test", seed: int 
 def _evaluate(model, datamodule, n, split, seed, iwae_k, quality, representation, probe, inception_weights) -> dict:
     t0 = time.time()
     model.eval()
-    device = next(model.parameters()).device
+    device = next(itertools.chain(model.parameters(), model.buffers())).device
     x, y = datamodule.split(split)
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
