@@ -226,8 +226,24 @@ def test_avb_adaptive_contrast_trains_and_splits_the_kl():
     x = torch.rand(8, 1, 28, 28)
     terms = model.model_terms(x)
     assert set(terms) == {"nll", "kl_est", "log_r_over_p"} and all(v.isfinite() for v in terms.values())
-    mu, sigma = model.moments(x)
-    assert mu.shape == sigma.shape == (8, 8) and (sigma > 0).all()
+    z, mu, sigma = model.contrast(x)
+    assert z.shape == mu.shape == sigma.shape == (8, 8) and (sigma > 0).all()
+
+
+def test_avb_adaptive_contrast_term_alone_pulls_q_to_the_prior():
+    """E_q[log r(z|x) - log p(z)] = KL(r || p) when r has q's moments, so minimising it alone must bring
+    q(z|x) to mean 0 and standard deviation 1."""
+    torch.manual_seed(0)
+    model = gimzoo.create("avb", hidden=(16,), critic_hidden=(16,), adaptive_contrast=True, n_moment_samples=32)
+    opt = torch.optim.Adam(model.encoder.parameters(), lr=1e-2)
+    x = torch.rand(32, 1, 28, 28)
+    for _ in range(300):
+        opt.zero_grad()
+        model.model_terms(x)["log_r_over_p"].backward()
+        opt.step()
+    with torch.no_grad():
+        zs = model.encoder.rsample_n(x, 2000)
+    assert zs.mean(0).abs().mean() < 0.15 and (zs.std(0) - 1).abs().mean() < 0.15
 
 
 def test_gaussian_nll_with_one_sigma_per_dimension():

@@ -293,13 +293,19 @@ class TwoPlayerModel(GenerativeInferenceModel):
 
     def _player_step(self, optimizer, terms: dict[str, torch.Tensor], weights: dict[str, float],
                      player: str) -> torch.Tensor:
+        """One optimizer step of one player: gradients of its loss for the parameters of its optimizer only."""
         loss = weighted_sum(terms, weights)
         check_finite(terms, loss, self.global_step, player)
-        self.toggle_optimizer(optimizer)  # gradients only for this player's parameters
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        if self.trainer.world_size > 1:
+            # DDP's reducer waits for a gradient of every parameter that is in the graph and requires one, so
+            # the other player's parameters are switched off (Lightning's toggle) rather than left out of backward
+            self.toggle_optimizer(optimizer)
+            self.manual_backward(loss)
+            self.untoggle_optimizer(optimizer)
+        else:
+            self.manual_backward(loss, inputs=[p for group in optimizer.param_groups for p in group["params"]])
         optimizer.step()
-        self.untoggle_optimizer(optimizer)
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -311,7 +317,8 @@ class TwoPlayerModel(GenerativeInferenceModel):
         logged = {f"critic_{k}": v for k, v in c_terms.items()} | {"critic_loss": c_loss}
         if self.critic_updates % self.critic_steps == 0:
             m_terms = self.model_terms(x)
-            logged |= m_terms | {"loss": self._player_step(opt_model, m_terms, self.model_weights(), "model")}
+            loss = self._player_step(opt_model, m_terms, self.model_weights(), "model")
+            logged |= m_terms | {"loss": loss}
         if self.logs_this_step():
             self.log_terms("train", logged)
 
