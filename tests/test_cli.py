@@ -252,3 +252,18 @@ def test_without_wandb_the_default_logger_is_csv(in_tmp, monkeypatch):
     assert type(cli.trainer.logger).__name__ == "CSVLogger"
     metrics = Path(cli.trainer.logger.log_dir) / "metrics.csv"
     assert metrics.exists() and "val/neg_elbo" in metrics.read_text().splitlines()[0]
+
+
+def test_ckpt_path_last_resumes_the_newest_run_of_the_same_config(in_tmp):
+    """Every run gets a new logger folder, so `--ckpt_path last` looks for the newest last.ckpt of a run with
+    the same model and data config; with none, it is an error rather than a silent fresh start."""
+    common = ["--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages", "--data.batch_size=16",
+              "--trainer.enable_progress_bar=false", "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+              "--trainer.logger.save_dir=runs", "--evaluation.every_n_epochs=0"]
+    with pytest.raises(FileNotFoundError, match="no run under runs/"):
+        run(["fit", *common, "--trainer.max_epochs=1", "--ckpt_path=last"])
+    first = run(["fit", *common, "--trainer.max_epochs=1"])
+    other = run(["fit", *common, "--trainer.max_epochs=1", "--model.latent_dim=4"])  # newer, but another model
+    resumed = run(["fit", *common, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert resumed.trainer.ckpt_path == str(Path(first.trainer.logger.log_dir) / "checkpoints" / "last.ckpt")
+    assert resumed.trainer.global_step == 2 * first.trainer.global_step and other.trainer.global_step > 0

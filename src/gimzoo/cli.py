@@ -85,6 +85,35 @@ class GimzooCLI(LightningCLI):
             callbacks = [*callbacks, ModelCheckpoint(save_last=True)]
         return super()._instantiate_trainer(config, callbacks)
 
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if kwargs.get("ckpt_path") == "last":
+            kwargs["ckpt_path"] = str(self.last_checkpoint(subcommand))
+            print(f"resuming from {kwargs['ckpt_path']}", file=sys.stderr)
+        return kwargs
+
+    def last_checkpoint(self, subcommand: str) -> Path:
+        """``--ckpt_path last``: the newest ``checkpoints/last.ckpt`` under the logger's save_dir (or the Trainer's
+        default_root_dir) whose run trained this same model and data config (the run's config.yaml). Lightning
+        alone looks only in the new run's folder, which every logger makes anew (a new wandb run id, a new CSV
+        version), and then starts from scratch with a warning."""
+        import yaml
+
+        current = yaml.safe_load(self.parser.dump(self.config, skip_none=False))[subcommand]
+        logger = self.trainer.logger
+        root = Path(getattr(logger, "save_dir", None) or self.trainer.default_root_dir)
+        found = [p for depth in ("", "*/", "*/*/") for p in root.glob(f"{depth}checkpoints/last.ckpt")]  # <name>/<version>
+        runs = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+        for ckpt in runs:
+            config = ckpt.parent.parent / "config.yaml"
+            if config.is_file():
+                run = yaml.safe_load(config.read_text()) or {}
+                if run.get("model") == current["model"] and run.get("data") == current["data"]:
+                    return ckpt
+        raise FileNotFoundError(f"--ckpt_path last: no run under {root}/ has a checkpoints/last.ckpt next to a "
+                                f"config.yaml with this model and data ({len(runs)} last.ckpt found, none matching); "
+                                "pass the checkpoint's path instead")
+
 
 def list_configs(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in config_dir.glob("*.yaml"))
