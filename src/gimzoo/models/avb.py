@@ -13,9 +13,10 @@ optimum is T*(x, z) = log q(z|x) - log p(z), hence E_q[T] estimates E_q(x) KL(q(
 Adaptive contrast (``adaptive_contrast=True``, Sec. 3.2 of the paper): T contrasts q(z|x) with a
 Gaussian r(z|x) = N(mu(x), diag sigma(x)^2) whose moments are estimated from ``n_moment_samples``
 draws of the encoder, rather than with p(z). The moments stay differentiable, as in the official code (whose
-encoder returns them with the sample): the gradient of log r through sigma(x) is what rewards the encoder's
-entropy; with the moments held constant, E_q log r only pushes the draws away from mu and q(z|x) spreads
-without bound (measured: MMD(q(z), p(z)) 1.14 on MNIST). On the normalised z~ = (z - mu) / sigma,
+encoder returns them with the sample), so the encoder also learns through the normalisation of z~. Measured on
+MNIST after 20 epochs (zoo_configs/avb-mnist.yaml): with the moments held constant (an earlier version of this
+file) q(z) drifted away from p(z), MMD(q(z), p(z)) 1.14; with them differentiable 0.021, against 0.063 without
+adaptive contrast, and the KL estimate is 15.0 nats instead of 8.7 (T no longer wins its game). On the normalised z~ = (z - mu) / sigma,
 T learns log q(z~|x) - log N(z~; 0, I) against eps ~ N(0, I), and the KL term splits in two:
 
     E_q KL(q(z|x) || p(z)) = E_q T(x, z~) + E_q [log r(z|x) - log p(z)]              (kl_est, log_r_over_p)
