@@ -6,8 +6,9 @@
 The plain loop trains the same networks with the same optimizers on the same in-memory batches without
 Lightning: for the VAE it writes the negative ELBO inline; for every other model it calls the model's own
 terms (``terms``, or ``critic_terms``/``model_terms`` alternated as the model does) with plain
-``backward``/``step``. Throughput is samples per second over ``steps`` steps after ``warmup`` steps, the
-median of ``repeats`` interleaved runs. gimzoo runs through the Lightning Trainer with the progress bar,
+``backward``/``step``. Throughput is samples per second over at least ``steps`` steps and ``min_seconds``
+seconds after ``warmup`` steps (the fastest models need the seconds for a stable figure), the median of
+``repeats`` interleaved runs. gimzoo runs through the Lightning Trainer with the progress bar,
 logger, checkpointing and validation off (they are I/O, not training); ``self.log`` of every term stays on.
 ``--all`` runs each model in its own process and reports its peak memory (resident set size on CPU, peak
 allocated on CUDA). The data pipeline alone is timed too.
@@ -35,11 +36,12 @@ QUIET = ("--trainer.logger=false", "--trainer.enable_checkpointing=false", "--tr
 
 
 class StepTimer(L.Callback):
-    """Times training batches ``warmup + 1 .. warmup + steps`` and stops the run after them (batches, not
-    Lightning's global steps, which count every optimizer step of a two-player model)."""
+    """Times the training batches after ``warmup``, at least ``steps`` of them and at least ``min_seconds``, then
+    stops the run (batches, not Lightning's global steps, which count every optimizer step of a two-player model)."""
 
-    def __init__(self, warmup: int, steps: int):
-        self.warmup, self.steps, self.t0, self.t1, self.done = warmup, steps, None, None, 0
+    def __init__(self, warmup: int, steps: int, min_seconds: float = 0.0):
+        self.warmup, self.steps, self.min_seconds = warmup, steps, min_seconds
+        self.t0, self.t1, self.done, self.timed = None, None, 0, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.done == self.warmup:
@@ -47,17 +49,20 @@ class StepTimer(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.done += 1
-        if self.done == self.warmup + self.steps:
-            self.t1 = time.perf_counter()
-            trainer.should_stop = True
+        if self.done > self.warmup:
+            self.timed += 1
+            now = time.perf_counter()
+            if self.timed >= self.steps and now - self.t0 >= self.min_seconds:
+                self.t1, trainer.should_stop = now, True
 
 
-def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = ()) -> float:
+def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
+                      min_seconds: float = 0.0) -> float:
     cli = build(config, *QUIET, *overrides, "--trainer.max_steps=-1", "--trainer.max_epochs=-1")
-    timer = StepTimer(warmup, steps)
+    timer = StepTimer(warmup, steps, min_seconds)
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    return steps * cli.datamodule.batch_size / (timer.t1 - timer.t0)
+    return timer.timed * cli.datamodule.batch_size / (timer.t1 - timer.t0)
 
 
 def vae_step(model, opt):
@@ -102,7 +107,8 @@ def terms_step(model, opts):
     return two_player
 
 
-def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = ()) -> float:
+def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
+                     min_seconds: float = 0.0) -> float:
     cli = build(config, *QUIET, *overrides)
     model, dm = cli.model, cli.datamodule
     dm.setup()
@@ -112,18 +118,19 @@ def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str,
     step_fn = vae_step(model, opts[0]) if type(model).__name__ == "VAE" and model.beta == 1.0 else terms_step(model, opts)
     x_all, y_all = dm.split("train")
     batches = TensorBatches(x_all, y_all, dm.batch_size, shuffle=True, drop_last=True, seed=dm.seed)
-    step, epoch, t0 = 0, 0, None
-    while step < warmup + steps:
+    step, epoch, t0, t1 = 0, 0, None, None
+    while t1 is None:
         batches.sampler.set_epoch(epoch)
         for x, _ in batches:
             if step == warmup:
                 t0 = time.perf_counter()
             step_fn(model.to_internal(x), step)
             step += 1
-            if step == warmup + steps:
+            if step - warmup >= steps and time.perf_counter() - t0 >= min_seconds:  # the same rule as StepTimer
+                t1 = time.perf_counter()
                 break
         epoch += 1
-    return steps * dm.batch_size / (time.perf_counter() - t0)
+    return (step - warmup) * dm.batch_size / (t1 - t0)
 
 
 def data_throughput(config: str, epochs: int = 3) -> float:
@@ -155,15 +162,15 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_config(config: str, warmup: int, steps: int, repeats: int) -> dict:
+def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds: float = 0.0) -> dict:
     L.seed_everything(0, verbose=False)
     runs: dict[str, list[float]] = {"plain": [], "gimzoo": []}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit both sides alike
-        runs["plain"].append(plain_throughput(config, warmup, steps))
-        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps))
+        runs["plain"].append(plain_throughput(config, warmup, steps, min_seconds=min_seconds))
+        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps, min_seconds=min_seconds))
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {
-        "config": config, "steps": steps, "warmup": warmup, "repeats": repeats,
+        "config": config, "steps": steps, "min_seconds": min_seconds, "warmup": warmup, "repeats": repeats,
         "plain_samples_per_s": med["plain"], "gimzoo_samples_per_s": med["gimzoo"],
         "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(config),
         "peak_memory_mb": peak_memory_mb(), "all_runs": runs, "torch": torch.__version__,
@@ -171,7 +178,7 @@ def bench_config(config: str, warmup: int, steps: int, repeats: int) -> dict:
     }
 
 
-def bench_all(warmup: int, steps: int, repeats: int, config_dir: str = "zoo_configs") -> list[dict]:
+def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, config_dir: str = "zoo_configs") -> list[dict]:
     """Every registered model's MNIST config, each in a fresh process (so peak memory is its own)."""
     import subprocess
     import sys
@@ -188,14 +195,16 @@ def bench_all(warmup: int, steps: int, repeats: int, config_dir: str = "zoo_conf
             continue
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
             subprocess.run([sys.executable, "-m", "gimzoo.bench", "--config", config, "--warmup", str(warmup),
-                            "--steps", str(steps), "--repeats", str(repeats), "--json", f.name, "--quiet"], check=True)
+                            "--steps", str(steps), "--min_seconds", str(min_seconds), "--repeats", str(repeats), "--json",
+                            f.name, "--quiet"], check=True)
             r = json.load(open(f.name))
         results.append(r)
         print(f"| `{name}` | {r['plain_samples_per_s']:,.0f} | {r['gimzoo_samples_per_s']:,.0f} | {r['ratio']:.3f} | "
               f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
     if results:
         print(f"({results[0]['machine']}, {results[0]['threads']} threads, torch {results[0]['torch']}, Lightning "
-              f"{results[0]['lightning']}; {steps} steps after {warmup} warm-up, median of {repeats} interleaved runs)")
+              f"{results[0]['lightning']}; at least {steps} steps and {min_seconds:g} s after {warmup} warm-up steps, median of "
+              f"{repeats} interleaved runs)")
     return results
 
 
@@ -203,19 +212,20 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="zoo_configs/vae-mnist.yaml")
     ap.add_argument("--all", action="store_true", help="every model's MNIST config, one process each")
-    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 1000; 200 with --all)")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps, at least (default 1000; 200 with --all)")
+    ap.add_argument("--min_seconds", type=float, default=3.0, help="timed seconds, at least (default 3)")
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=None, help="interleaved runs (default 5; 3 with --all)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     if a.all:
-        results = bench_all(a.warmup, a.steps or 200, a.repeats or 3)
+        results = bench_all(a.warmup, a.steps or 200, a.repeats or 3, a.min_seconds)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=2)
         return results
-    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5)
+    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds)
     if not a.quiet:
         print(f"config {a.config}: {result['steps']} steps after {a.warmup} warm-up, median of {result['repeats']}, "
               f"{result['threads']} threads, {result['machine']}")
