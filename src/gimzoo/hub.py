@@ -190,7 +190,7 @@ def datamodule_of(name: str, checkpoint_dir: Path | None = None):
 
 #: the manifest metrics the README's table shows, in this order
 TABLE_COLUMNS = ("fid_lenet", "kid_lenet", "recon_mse", "linear_probe_accuracy", "knn1_accuracy", "mmd_qz_pz",
-                 "cluster_hungarian_accuracy", "iwae_nll")
+                 "cluster_hungarian_accuracy", "iwae_nll", "modes_captured", "high_quality_fraction")
 
 
 def results_table(checkpoint_dir: Path | None = None) -> str:
