@@ -267,3 +267,22 @@ def test_ckpt_path_last_resumes_the_newest_run_of_the_same_config(in_tmp):
     resumed = run(["fit", *common, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert resumed.trainer.ckpt_path == str(Path(first.trainer.logger.log_dir) / "checkpoints" / "last.ckpt")
     assert resumed.trainer.global_step == 2 * first.trainer.global_step and other.trainer.global_step > 0
+
+
+def test_gimzoo_baseline_fits_pca_on_the_training_split_and_evaluates_it(in_tmp, monkeypatch, capsys):
+    import json
+
+    import gimzoo.data
+    from gimzoo.data import RandomImages
+
+    asked = []
+
+    def fake_datamodule(name, **kwargs):  # the real command reads MNIST from the data root; here, random images
+        asked.append((name, kwargs))
+        return RandomImages(n_train=300, n_test=60, val_size=20)
+
+    monkeypatch.setattr(gimzoo.data, "get_datamodule", fake_datamodule)
+    run(["baseline", "--data", "mnist", "--components", "4", "--n", "60", "--json", "pca.json"])
+    out = json.loads(Path("pca.json").read_text())
+    assert asked == [("mnist", {"download": False})] and out["name"] == "pca4-mnist"
+    assert out["protocol"]["n"] == 60 and 0 < out["metrics"]["recon_mse"] < 1 and "recon_mse" in capsys.readouterr().out
