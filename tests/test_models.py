@@ -322,7 +322,19 @@ def test_infogan_shares_the_critic_body_with_q_and_answers_with_its_code():
     zp, cats = model.prior.sample_codes(100)
     assert torch.equal(model.prior.split(zp)[1].argmax(1), cats) and zp[:, :62].abs().max() <= 1
     terms = model.critic_terms(torch.rand(4, 1, 28, 28) * 2 - 1)
-    assert set(terms) == {"gan", "info_cat", "info_cont"} and model.critic_weights() == {"info_cat": 1.0, "info_cont": 1.0}
+    assert set(terms) == {"gan", "info_cat", "info_cont"} and model.model_weights() == {"info_cat": 1.0, "info_cont": 1.0}
+
+
+def test_infogan_noise_estimate_trains_q_only_and_fills_the_code():
+    model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_weight=0.5)
+    x = torch.rand(3, 1, 28, 28)
+    assert (model.prior.split(model.encode(x))[0] != 0).all()  # the noise estimate, not 0
+    terms = model.critic_terms(x * 2 - 1)
+    assert set(terms) == {"gan", "info_cat", "info_cont", "info_noise"} and model.critic_weights()["info_noise"] == 0.5
+    assert set(model.model_terms(x * 2 - 1)) == {"fool", "info_cat", "info_cont"}  # the generator's loss is the paper's
+    terms["info_noise"].backward()
+    head = model.encoder.head[-1].weight.grad
+    assert head[-62:].abs().sum() > 0 and head[:12].abs().sum() == 0  # only the noise rows of Q's output layer
 
 
 @pytest.mark.parametrize("name", ["vae", "bigan"])

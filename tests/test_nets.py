@@ -19,6 +19,17 @@ def test_bodies_round_trip_shapes(arch, shape, hidden):
     assert DecoderBody(5, shape, arch, hidden)(torch.randn(4, 5)).shape == (4, *shape)
 
 
+def test_conv_bodies_with_fully_connected_layers():
+    """InfoGAN's MNIST nets: conv (64, 128) then FC 1024 in the critic; FC 1024 then the projection in the generator."""
+    enc, dec = EncoderBody((1, 28, 28), "conv", (8, 16), fc=(32, 24)), DecoderBody(5, (1, 28, 28), "conv", (8, 16), fc=(32, 24))
+    assert enc.out_features == 24 and enc(torch.rand(4, 1, 28, 28)).shape == (4, 24)
+    assert [m.out_features for m in enc.modules() if isinstance(m, torch.nn.Linear)] == [32, 24]
+    assert [m.out_features for m in dec.modules() if isinstance(m, torch.nn.Linear)] == [24, 32, 16 * 7 * 7]
+    assert dec(torch.randn(4, 5)).shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="put them in hidden"):
+        EncoderBody((1, 28, 28), "mlp", (8,), fc=(4,))
+
+
 def test_conv_body_rejects_incompatible_shape():
     with pytest.raises(ValueError, match="divisible by 8"):
         EncoderBody((1, 28, 28), "conv", (8, 16, 32))

@@ -13,6 +13,9 @@ with c = (a categorical code of K = 10 classes, 2 continuous codes u ~ U(-1, 1))
 Gaussian NLL for u (``info_cont``, the official code's fixed standard deviation). D and Q share the body,
 as in the paper; D's head is the critic, and the body with Q's head is the zoo's encoder, so
 ``encode(x)`` = (0 for the noise, one-hot argmax c, the mean of u) and ``cluster(x)`` = argmax_c Q(c|x).
+With ``noise_weight`` > 0 (not in the paper) Q also estimates the noise: the critic player adds
+noise_weight * E_p[-log Q(noise | G(z))] (``info_noise``, unit-variance Gaussian), the generator's loss stays
+the paper's, and ``encode(x)`` carries the noise estimate instead of 0.
 Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1.
 """
 from __future__ import annotations
@@ -40,10 +43,12 @@ class InfoGAN(TwoPlayerModel):
         arch: str = "conv",
         hidden: Sequence[int] = (64, 128),
         critic_hidden: Sequence[int] = (64, 128),
+        fc: Sequence[int] = (),
         activation: str = "relu",
         generator: str = "tanh",
         lam: float = 1.0,
         lam_continuous: float = 1.0,
+        noise_weight: float = 0.0,
         lr: float = 1e-3,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -54,29 +59,35 @@ class InfoGAN(TwoPlayerModel):
         Args:
             noise_dim, n_categories, n_continuous: the latent layout (62 + 10 + 2 for MNIST).
             hidden: the generator's body (conv channels or MLP widths); critic_hidden: the shared D/Q body's.
+            fc: fully connected layers between the convolutions and the code in both bodies (the paper's
+                MNIST nets: one of 1024 units).
             lam: lambda, the weight of the mutual-information terms; lam_continuous scales the continuous part.
+            noise_weight: the weight of Q's noise estimate in the critic player's loss; 0: no estimate (the paper).
             lr: the generator's learning rate; lr_critic: D's and Q's.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
         self.save_hyperparameters()
-        self.lam, self.lam_continuous = lam, lam_continuous
+        self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous)
         latent_dim = self.prior.latent_dim
-        self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation))
-        self.encoder = CodeEncoder(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), noise_dim,
-                                   n_categories, n_continuous)
+        self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
+        self.encoder = CodeEncoder(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu", fc=fc), noise_dim,
+                                   n_categories, n_continuous, estimate_noise=noise_weight > 0)
         self.critic = nn.Linear(self.encoder.body.out_features, 1)  # D's head on the shared body
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """D's head, and the shared body with Q's head: the critic player trains both D and Q."""
         return [*self.critic.parameters(), *self.encoder.parameters()]
 
-    def _info(self, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:
-        """-log Q(c|x) on generated samples, from their body features h_fake."""
-        logits, u_mean = self.encoder.heads(h_fake)
-        u = self.prior.split(z)[2]
-        return {"info_cat": categorical_nll(logits, c).mean(),
-                "info_cont": latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean()}
+    def _info(self, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor, noise: bool = False) -> dict[str, torch.Tensor]:
+        """-log Q(c|x) on generated samples, from their body features h_fake (and -log Q(noise|x) if asked)."""
+        logits, u_mean, noise_mean = self.encoder.heads(h_fake)
+        z_noise, _, u = self.prior.split(z)
+        terms = {"info_cat": categorical_nll(logits, c).mean(),
+                 "info_cont": latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean()}
+        if noise and noise_mean is not None:
+            terms["info_noise"] = latent_nll(z_noise, noise_mean, torch.zeros_like(noise_mean)).mean()
+        return terms
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z, c = self.prior.sample_codes(len(x))
@@ -84,17 +95,18 @@ class InfoGAN(TwoPlayerModel):
             fake = self.decoder.mean(z)
         h_real, h_fake = self.encoder.body(x), self.encoder.body(fake)
         gan = critic_loss(self.critic(h_real).squeeze(1), self.critic(h_fake).squeeze(1))
-        return {"gan": gan, **self._info(h_fake, z, c)}
+        return {"gan": gan, **self._info(h_fake, z, c, noise=True)}
 
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z, c = self.prior.sample_codes(len(x))
         h_fake = self.encoder.body(self.decoder.mean(z))
         return {"fool": generator_loss(self.critic(h_fake).squeeze(1)), **self._info(h_fake, z, c)}
 
-    def _weights(self) -> dict[str, float]:
+    def model_weights(self) -> dict[str, float]:
         return {"info_cat": self.lam, "info_cont": self.lam * self.lam_continuous}
 
-    critic_weights = model_weights = _weights
+    def critic_weights(self) -> dict[str, float]:
+        return self.model_weights() | {"info_noise": self.noise_weight}
 
     @torch.no_grad()
     def cluster(self, x: torch.Tensor) -> torch.Tensor:

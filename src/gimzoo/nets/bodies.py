@@ -9,7 +9,9 @@ Two architectures, chosen by name (``arch``):
   (1x28x28 with (64, 128): 28 -> 14 -> 7; 3x32x32 with (64, 128, 256): 32 -> 16 -> 8 -> 4).
 
 Bodies hold no losses and no output heads: encoders, decoders and critics add those. ``batchnorm``
-(default: on for conv, off for MLP) normalises every hidden layer but the conv encoder's first.
+(default: on for conv, off for MLP) normalises every hidden layer but the conv encoder's first. ``fc``
+adds fully connected layers to a conv body: after the convolutions of an encoder, before the first
+(projection) layer of a decoder, as InfoGAN's MNIST nets do with one layer of 1024 units.
 """
 from __future__ import annotations
 
@@ -44,12 +46,14 @@ def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False, batchn
     return nn.Sequential(*layers)
 
 
-def _check(arch: str, data_shape: Sequence[int], hidden: Sequence[int]) -> tuple[int, ...]:
+def _check(arch: str, data_shape: Sequence[int], hidden: Sequence[int], fc: Sequence[int]) -> tuple[int, ...]:
     shape = tuple(int(s) for s in data_shape)
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
     if not hidden:
         raise ValueError("hidden must name at least one layer width")
+    if fc and arch != "conv":
+        raise ValueError(f"fc adds fully connected layers to a conv body; for arch {arch!r} put them in hidden")
     if arch == "conv":
         k = 2 ** len(hidden)
         if len(shape) != 3 or shape[1] % k or shape[2] % k:
@@ -69,9 +73,9 @@ class EncoderBody(nn.Module):
     """x (B, *data_shape) -> features (B, out_features)."""
 
     def __init__(self, data_shape: Sequence[int], arch: str = "mlp", hidden: Sequence[int] = (400,),
-                 act: str = "relu", batchnorm: bool | None = None):
+                 act: str = "relu", batchnorm: bool | None = None, fc: Sequence[int] = ()):
         super().__init__()
-        shape = _check(arch, data_shape, hidden)
+        shape = _check(arch, data_shape, hidden, fc)
         batchnorm = _default_batchnorm(arch, batchnorm)
         if arch == "mlp":
             self.net = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *hidden], act, final_act=True,
@@ -86,9 +90,11 @@ class EncoderBody(nn.Module):
                     layers.append(nn.BatchNorm2d(b))
                 layers.append(activation(act))
             layers.append(nn.Flatten())
-            self.net = nn.Sequential(*layers)
             k = 2 ** len(hidden)
-            self.out_features = hidden[-1] * (shape[1] // k) * (shape[2] // k)
+            flat = hidden[-1] * (shape[1] // k) * (shape[2] // k)
+            layers += [mlp([flat, *fc], act, final_act=True, batchnorm=batchnorm)] if fc else []
+            self.net = nn.Sequential(*layers)
+            self.out_features = fc[-1] if fc else flat
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -98,9 +104,10 @@ class DecoderBody(nn.Module):
     """h (B, in_features) -> unconstrained x-space output (B, *data_shape) (logits, means, pre-tanh)."""
 
     def __init__(self, in_features: int, data_shape: Sequence[int], arch: str = "mlp",
-                 hidden: Sequence[int] = (400,), act: str = "relu", batchnorm: bool | None = None):
+                 hidden: Sequence[int] = (400,), act: str = "relu", batchnorm: bool | None = None,
+                 fc: Sequence[int] = ()):
         super().__init__()
-        shape = _check(arch, data_shape, hidden)
+        shape = _check(arch, data_shape, hidden, fc)
         batchnorm = _default_batchnorm(arch, batchnorm)
         self.data_shape = shape
         if arch == "mlp":
@@ -110,8 +117,10 @@ class DecoderBody(nn.Module):
             k = 2 ** len(hidden)
             h, w = shape[1] // k, shape[2] // k
             norm1d = [nn.BatchNorm1d(hidden[-1] * h * w)] if batchnorm else []
-            layers: list[nn.Module] = [nn.Linear(in_features, hidden[-1] * h * w, bias=not batchnorm), *norm1d,
-                                       activation(act), nn.Unflatten(1, (hidden[-1], h, w))]
+            fc = list(reversed(fc))  # mirrors the encoder
+            layers: list[nn.Module] = [mlp([in_features, *fc], act, final_act=True, batchnorm=batchnorm)] if fc else []
+            layers += [nn.Linear(fc[-1] if fc else in_features, hidden[-1] * h * w, bias=not batchnorm), *norm1d,
+                       activation(act), nn.Unflatten(1, (hidden[-1], h, w))]
             channels = [*reversed(hidden), shape[0]]
             for i, (a, b) in enumerate(zip(channels[:-1], channels[1:])):
                 last = i == len(channels) - 2

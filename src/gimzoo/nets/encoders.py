@@ -81,27 +81,32 @@ class NoiseEncoder(nn.Module):
 
 
 class CodeEncoder(nn.Module):
-    """InfoGAN's Q network: x -> (logits of the categorical code (B, K), mean of the continuous codes (B, C)),
-    from a body that InfoGAN's critic shares. ``code(x)`` is a full latent (B, noise + K + C) for the zoo API:
-    the noise at its prior mean 0 (Q does not estimate it), c one-hot at argmax, u at its mean."""
+    """InfoGAN's Q network: x -> (logits of the categorical code (B, K), mean of the continuous codes (B, C),
+    mean of the noise (B, noise_dim) or None), from a body that InfoGAN's critic shares. With
+    ``estimate_noise`` Q also regresses the noise; without it (the paper), the noise is not estimated.
+    ``code(x)`` is a full latent (B, noise + K + C) for the zoo API: the noise at its estimate (else its prior
+    mean 0), c one-hot at argmax, u at its mean."""
 
-    def __init__(self, body: EncoderBody, noise_dim: int, n_categories: int, n_continuous: int, hidden: int = 128):
+    def __init__(self, body: EncoderBody, noise_dim: int, n_categories: int, n_continuous: int, hidden: int = 128,
+                 estimate_noise: bool = False):
         super().__init__()
         self.body, self.noise_dim, self.n_categories = body, noise_dim, n_categories
         self.latent_dim = noise_dim + n_categories + n_continuous
-        self.head = mlp([body.out_features, hidden, n_categories + n_continuous], act="leaky_relu")
+        self.sizes = [n_categories, n_continuous] + ([noise_dim] if estimate_noise else [])
+        self.head = mlp([body.out_features, hidden, sum(self.sizes)], act="leaky_relu")
 
-    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Body features (B, F) -> (logits, continuous means)."""
-        return self.head(h).split([self.n_categories, self.latent_dim - self.noise_dim - self.n_categories], dim=1)
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Body features (B, F) -> (logits, continuous means, noise means or None)."""
+        logits, u, *noise = self.head(h).split(self.sizes, dim=1)
+        return logits, u, (noise[0] if noise else None)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         return self.heads(self.body(x))
 
     def code(self, x: torch.Tensor) -> torch.Tensor:
-        logits, u = self(x)
+        logits, u, noise = self(x)
         c = torch.nn.functional.one_hot(logits.argmax(1), self.n_categories).to(u.dtype)
-        return torch.cat([u.new_zeros(len(u), self.noise_dim), c, u], dim=1)
+        return torch.cat([u.new_zeros(len(u), self.noise_dim) if noise is None else noise, c, u], dim=1)
 
     rsample = code
 
