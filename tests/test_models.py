@@ -401,3 +401,10 @@ def test_critic_spectral_norm_option(name):
     data = RandomImages(n_train=16 * steps + 16, batch_size=16, val_size=16)
     one_step_trainer(steps).fit(model, datamodule=data)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("batchnorm,expected", [(None, 3), (False, 0), (True, 3)])
+def test_aae_batchnorm_option_defaults_to_the_conv_bodies_choice(batchnorm, expected):
+    """DCGAN-style conv bodies normalise every hidden layer but the encoder's first (here one in the encoder, two in the decoder)."""
+    model = gimzoo.create("aae", arch="conv", hidden=(8, 16), batchnorm=batchnorm)
+    assert sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()) == expected

@@ -46,6 +46,7 @@ class AAE(TwoPlayerModel):
         cost_scale: float = 0.05,
         critic_hidden: Sequence[int] = (512, 512, 512, 512),
         init_output_bias: bool = True,
+        batchnorm: bool | None = None,
         lr: float = 1e-3,
         lr_critic: float = 1e-3,
         betas: Sequence[float] = (0.5, 0.999),
@@ -59,12 +60,14 @@ class AAE(TwoPlayerModel):
             lam: weight of the adversarial latent term.
             cost_scale: c(x, y) = cost_scale * ||x - y||^2 for a deterministic decoder.
             critic_hidden: widths of the latent critic D(z) (the WAE paper: 4 x 512).
+            batchnorm: batch norm in the encoder and decoder bodies; None: the arch's default (conv: on, MLP: off).
             lr_critic, betas_critic, critic_steps: the critic's optimiser; see :class:`TwoPlayerModel`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
         self.save_hyperparameters()
         self.lam, self.cost_scale, self.init_output_bias = lam, cost_scale, init_output_bias
-        self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder, decoder)
+        self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder, decoder,
+                                                 batchnorm)
         self.prior = StandardNormalPrior(latent_dim)
         self.critic = ZCritic(latent_dim, critic_hidden)
 
