@@ -69,6 +69,11 @@ def build_from_config(config: dict[str, Any]):
     return _import(model_cfg["class_path"])(**init_args), datamodule
 
 
+def inference_parameter_count(model) -> int:
+    """Learnable parameters of the published part of a model (no critics; batch-norm statistics are buffers)."""
+    return sum(p.numel() for n, p in model.named_parameters() if not n.startswith(TRAINING_ONLY_PREFIXES))
+
+
 def inference_state(model) -> dict[str, torch.Tensor]:
     """The model's state dict without training-only parts (critics)."""
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
@@ -113,7 +118,7 @@ def publish(ckpt_path: str | os.PathLike, name: str, config_path: str | os.PathL
     entry = {
         "file": target.name, "sha256": sha256_of(target), "bytes": target.stat().st_size,
         "model": config["model"]["class_path"], "dataset": datamodule.name,
-        "parameters": sum(v.numel() for v in state.values()),
+        "parameters": inference_parameter_count(model),
         "pixel_range": list(model.pixel_range) if model.pixel_range else None,
         "config": config_text, "published_from": ckpt_path.name,
         "evaluation": metrics,
