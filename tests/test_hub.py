@@ -128,5 +128,5 @@ def test_every_published_checkpoint_loads_and_matches_its_recipe():
         assert (Path(__file__).resolve().parents[1] / "zoo_configs" / f"{name}.yaml").exists(), name
         model = gimzoo.load(name)
         assert model.sample(2).shape[1:] == model.data_shape
-        published = {k for k in hub.inference_state(model)}
+        published = set(hub.inference_state(model))
         assert sum(p.numel() for n, p in model.named_parameters() if n in published) == entry["parameters"]
