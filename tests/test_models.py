@@ -100,9 +100,9 @@ def test_sample_grids_for_images_and_for_2d_points():
 class TinyLatentGAN(TwoPlayerModel):
     """Test double for the two-player base: a deterministic autoencoder whose codes fool a D(z)."""
 
-    def __init__(self, critic_steps: int = 1):
+    def __init__(self, critic_steps: int = 1, lr_decay: str = "constant"):
         super().__init__((1, 4, 4), lr=1e-2, lr_critic=1e-2, betas=(0.5, 0.999), betas_critic=(0.5, 0.9),
-                         critic_steps=critic_steps)
+                         critic_steps=critic_steps, lr_decay=lr_decay)
         from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, StandardNormalPrior, ZCritic,
                                  make_decoder)
         self.encoder = DeterministicEncoder(EncoderBody((1, 4, 4), "mlp", (8,)), 2)
@@ -119,6 +119,7 @@ class TinyLatentGAN(TwoPlayerModel):
 
     def model_terms(self, x):
         self.model_calls += 1
+        self.learning_rates = getattr(self, "learning_rates", []) + [[o.param_groups[0]["lr"] for o in self.optimizers()]]
         z = self.encoder(x)
         nll = torch.nn.functional.binary_cross_entropy_with_logits(self.decoder(z)[0], x)
         return {"nll": nll, "fool": torch.nn.functional.softplus(-self.critic(z)).mean()}
@@ -136,6 +137,17 @@ def test_two_player_base_alternates_players(critic_steps):
     assert opt_model.param_groups[0]["lr"] == 1e-2 and opt_critic.param_groups[0]["betas"] == (0.5, 0.9)
     ids = {id(p) for p in model.critic_parameters()}
     assert not any(id(p) in ids for p in model.model_parameters())
+
+
+def test_linear_lr_decay_reaches_zero_over_the_run_for_both_players():
+    model = TinyLatentGAN(lr_decay="linear")
+    data = RandomImages(data_shape=(1, 4, 4), n_train=200, batch_size=10, val_size=20)
+    L.Trainer(max_epochs=2, limit_train_batches=5, limit_val_batches=0, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=data)
+    expected = [1e-2 * (1 - i / 10) for i in range(10) for _ in "mc"]  # batch i of 10 in the run, both players
+    assert sum(model.learning_rates, []) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unknown lr_decay 'cosine'; known: constant, linear"):
+        TinyLatentGAN(lr_decay="cosine")
 
 
 def test_every_model_is_a_generative_inference_model_with_its_registration():

@@ -52,6 +52,7 @@ class AAE(TwoPlayerModel):
         betas: Sequence[float] = (0.5, 0.999),
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
+        lr_decay: str = "constant",
     ):
         """
         Args:
@@ -61,9 +62,10 @@ class AAE(TwoPlayerModel):
             cost_scale: c(x, y) = cost_scale * ||x - y||^2 for a deterministic decoder.
             critic_hidden: widths of the latent critic D(z) (the WAE paper: 4 x 512).
             batchnorm: batch norm in the encoder and decoder bodies; None: the arch's default (conv: on, MLP: off).
-            lr_critic, betas_critic, critic_steps: the critic's optimiser; see :class:`TwoPlayerModel`.
+            lr_critic, betas_critic, critic_steps: the critic's optimiser; lr_decay: both players' schedule; see
+                :class:`TwoPlayerModel`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
         self.lam, self.cost_scale, self.init_output_bias = lam, cost_scale, init_output_bias
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder, decoder,

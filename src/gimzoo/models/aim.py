@@ -51,6 +51,7 @@ class AIM(TwoPlayerModel):
         betas: Sequence[float] = (0.5, 0.999),
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
+        lr_decay: str = "constant",
     ):
         """
         Args:
@@ -63,7 +64,7 @@ class AIM(TwoPlayerModel):
             critic_spectral_norm: spectral normalisation of every critic layer (MPCC's BigGAN critic has it).
             Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         if type(self).__init__ is AIM.__init__:  # a subclass with a signature of its own (MPCC) saves its own
             self.save_hyperparameters()
         if loss not in GAN_LOSSES:

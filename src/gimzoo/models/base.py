@@ -7,13 +7,15 @@ own name (``train/<term>``, ``val/<term>``, ``test/<term>``).
 
 * :class:`SingleOptimizerModel`: one Adam over all parameters, loss = sum_k w_k * term_k.
 * :class:`TwoPlayerModel`: a model player (encoder/decoder/prior) against a critic, Lightning manual
-  optimisation; a critic step on every batch and a model step every ``critic_steps`` batches.
+  optimisation; a critic step on every batch and a model step every ``critic_steps`` batches, with both
+  learning rates optionally decayed linearly to zero over the run (``lr_decay="linear"``).
 
 The public API (``encode``, ``decode``, ``sample``, ``reconstruct``) takes and returns images in
 [0, 1] whatever pixel range the model uses inside (the decoder's ``output_range``).
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import lightning as L
@@ -262,11 +264,18 @@ class TwoPlayerModel(GenerativeInferenceModel):
     automatic_optimization = False
     ddp_strategy = "ddp_find_unused_parameters_true"
 
+    LR_DECAYS = ("constant", "linear")
+
     def __init__(self, data_shape: Sequence[int], lr: float, lr_critic: float, betas: Sequence[float],
-                 betas_critic: Sequence[float], critic_steps: int = 1):
+                 betas_critic: Sequence[float], critic_steps: int = 1, lr_decay: str = "constant"):
+        """``lr_decay``: ``"constant"`` or ``"linear"`` (every learning rate falls linearly from its value to
+        zero over the run's batches, the trainer's ``max_epochs`` or ``max_steps``)."""
         super().__init__(data_shape)
         if critic_steps < 1:
             raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
+        if lr_decay not in self.LR_DECAYS:
+            raise ValueError(f"unknown lr_decay {lr_decay!r}; known: {', '.join(self.LR_DECAYS)}")
+        self.lr_decay = lr_decay
         self.lr, self.lr_critic, self.critic_steps = lr, lr_critic, critic_steps
         self.critic_updates = 0  # counts critic steps; saved in checkpoints, so the alternation survives a resume
         self.betas, self.betas_critic = tuple(betas), tuple(betas_critic)
@@ -308,8 +317,24 @@ class TwoPlayerModel(GenerativeInferenceModel):
         optimizer.step()
         return loss
 
+    def on_train_start(self) -> None:
+        if self.lr_decay != "constant" and not math.isfinite(self.trainer.estimated_stepping_batches):
+            raise ValueError(f"lr_decay={self.lr_decay!r} needs a run of known length: set trainer.max_epochs or "
+                             "trainer.max_steps")
+
+    def _set_learning_rates(self, optimizers) -> None:
+        """lr = initial lr * (1 - batches done / batches in the run) for ``lr_decay="linear"``; computed from the
+        loop's progress (not stepped), so a resumed run continues on the same schedule."""
+        if self.lr_decay == "constant":
+            return
+        factor = max(0.0, 1.0 - self.trainer.fit_loop.total_batch_idx / self.trainer.estimated_stepping_batches)
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
     def training_step(self, batch, batch_idx):
-        opt_model, opt_critic = self.optimizers()
+        opt_model, opt_critic = optimizers = self.optimizers()
+        self._set_learning_rates(optimizers)
         x = self.to_internal(batch[0])
         c_terms = self.critic_terms(x)
         c_loss = self._player_step(opt_critic, c_terms, self.critic_weights(), "critic")

@@ -54,6 +54,7 @@ class InfoGAN(TwoPlayerModel):
         betas: Sequence[float] = (0.5, 0.999),
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
+        lr_decay: str = "constant",
     ):
         """
         Args:
@@ -65,7 +66,7 @@ class InfoGAN(TwoPlayerModel):
             noise_weight: the weight of Q's noise estimate in the critic player's loss; 0: no estimate (the paper).
             lr: the generator's learning rate; lr_critic: D's and Q's.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous)
