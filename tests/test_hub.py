@@ -117,6 +117,17 @@ def test_figure_and_table_of_published_models(tiny_run, tmp_path, monkeypatch):
     assert "| `tiny-vae` |" in table and "gimzoo fit --config zoo_configs/tiny-vae.yaml" in table
 
 
+def test_figure_of_published_toy_models_is_one_row_of_three_density_images_each(tmp_path):
+    from gimzoo.figures import zoo_figure
+
+    grid = zoo_figure(["bigan-grid25", "ali-grid25"], str(tmp_path / "toy.png"))
+    assert grid.shape == (3, 2 * (256 + 2) + 2, 3 * (256 + 2) + 2)
+    assert grid.min() < 0.5  # ink where the samples are
+    with pytest.raises(ValueError, match="images or 2-D points, not both"):
+        zoo_figure(["bigan-grid25", "vae-mnist"], str(tmp_path / "mixed.png"))
+    assert not (tmp_path / "mixed.png").exists()
+
+
 def test_the_readme_table_is_the_manifest_table():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert hub.results_table() in readme, "regenerate the README's table with `gimzoo table`"
