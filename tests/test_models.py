@@ -146,6 +146,10 @@ def test_linear_lr_decay_reaches_zero_over_the_run_for_both_players():
               enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=data)
     expected = [1e-2 * (1 - i / 10) for i in range(10) for _ in "mc"]  # batch i of 10 in the run, both players
     assert sum(model.learning_rates, []) == pytest.approx(expected)
+    model = TinyLatentGAN(lr_decay="linear")  # max_steps counts both players' steps: 2 per batch here
+    L.Trainer(max_steps=10, limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False).fit(model, datamodule=data)
+    assert sum(model.learning_rates, []) == pytest.approx([1e-2 * (1 - i / 5) for i in range(5) for _ in "mc"])
     with pytest.raises(ValueError, match="unknown lr_decay 'cosine'; known: constant, linear"):
         TinyLatentGAN(lr_decay="cosine")
 

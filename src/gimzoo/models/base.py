@@ -269,7 +269,7 @@ class TwoPlayerModel(GenerativeInferenceModel):
     def __init__(self, data_shape: Sequence[int], lr: float, lr_critic: float, betas: Sequence[float],
                  betas_critic: Sequence[float], critic_steps: int = 1, lr_decay: str = "constant"):
         """``lr_decay``: ``"constant"`` or ``"linear"`` (every learning rate falls linearly from its value to
-        zero over the run's batches, the trainer's ``max_epochs`` or ``max_steps``)."""
+        zero over the run: the trainer's ``max_epochs`` or ``max_steps``, whichever ends it first)."""
         super().__init__(data_shape)
         if critic_steps < 1:
             raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
@@ -317,17 +317,28 @@ class TwoPlayerModel(GenerativeInferenceModel):
         optimizer.step()
         return loss
 
+    def run_progress(self) -> float | None:
+        """The fraction of the run done, by whichever limit ends it first: batches of ``max_epochs`` or optimizer
+        steps of ``max_steps`` (Lightning counts every player's step); None for a run of unknown length."""
+        t = self.trainer
+        fractions = []
+        if t.max_steps is not None and t.max_steps > 0:
+            fractions.append(t.global_step / t.max_steps)
+        if t.max_epochs is not None and t.max_epochs > 0 and math.isfinite(t.num_training_batches):
+            fractions.append(t.fit_loop.total_batch_idx / (t.max_epochs * t.num_training_batches))
+        return min(1.0, max(fractions)) if fractions else None
+
     def on_train_start(self) -> None:
-        if self.lr_decay != "constant" and not math.isfinite(self.trainer.estimated_stepping_batches):
+        if self.lr_decay != "constant" and self.run_progress() is None:
             raise ValueError(f"lr_decay={self.lr_decay!r} needs a run of known length: set trainer.max_epochs or "
                              "trainer.max_steps")
 
     def _set_learning_rates(self, optimizers) -> None:
-        """lr = initial lr * (1 - batches done / batches in the run) for ``lr_decay="linear"``; computed from the
-        loop's progress (not stepped), so a resumed run continues on the same schedule."""
+        """lr = initial lr * (1 - run_progress()) for ``lr_decay="linear"``; computed from the loop's progress (not
+        stepped), so a resumed run continues on the same schedule."""
         if self.lr_decay == "constant":
             return
-        factor = max(0.0, 1.0 - self.trainer.fit_loop.total_batch_idx / self.trainer.estimated_stepping_batches)
+        factor = 1.0 - self.run_progress()
         for opt in optimizers:
             for group in opt.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
