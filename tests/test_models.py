@@ -139,7 +139,7 @@ def test_two_player_base_alternates_players(critic_steps):
     assert not any(id(p) in ids for p in model.model_parameters())
 
 
-def test_linear_lr_decay_reaches_zero_over_the_run_for_both_players():
+def test_linear_lr_decay_falls_towards_zero_over_the_run_for_both_players():
     model = TinyLatentGAN(lr_decay="linear")
     data = RandomImages(data_shape=(1, 4, 4), n_train=200, batch_size=10, val_size=20)
     L.Trainer(max_epochs=2, limit_train_batches=5, limit_val_batches=0, logger=False, enable_checkpointing=False,
