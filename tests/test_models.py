@@ -353,6 +353,14 @@ def test_infogan_noise_estimate_trains_q_only_and_fills_the_code():
     assert head[-62:].abs().sum() > 0 and head[:12].abs().sum() == 0  # only the noise rows of Q's output layer
 
 
+def test_infogan_noise_scale_narrows_only_the_noise():
+    model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_scale=0.1)
+    noise, c, u = model.prior.split(model.prior.sample(2000))
+    assert 0.09 < noise.abs().max() <= 0.1 and 0.95 < u.abs().max() <= 1 and (c.sum(1) == 1).all()
+    with pytest.raises(ValueError, match="noise_scale must be positive"):
+        gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_scale=0.0)
+
+
 @pytest.mark.parametrize("name", ["vae", "bigan"])
 def test_a_diverging_loss_stops_training_naming_the_term_and_step(name, tmp_path):
     from gimzoo.models.base import DivergenceError

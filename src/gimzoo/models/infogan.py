@@ -49,6 +49,7 @@ class InfoGAN(TwoPlayerModel):
         lam: float = 1.0,
         lam_continuous: float = 1.0,
         noise_weight: float = 0.0,
+        noise_scale: float = 1.0,
         lr: float = 1e-3,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -64,12 +65,14 @@ class InfoGAN(TwoPlayerModel):
                 MNIST nets: one of 1024 units).
             lam: lambda, the weight of the mutual-information terms; lam_continuous scales the continuous part.
             noise_weight: the weight of Q's noise estimate in the critic player's loss; 0: no estimate (the paper).
+            noise_scale: s in noise ~ U(-s, s) (the paper: 1). A small s (ClusterGAN's device) leaves less of the
+                data's variation to the noise, so the categorical code has to carry the classes.
             lr: the generator's learning rate; lr_critic: D's and Q's.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
-        self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous)
+        self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
         self.encoder = CodeEncoder(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu", fc=fc), noise_dim,

@@ -99,18 +99,23 @@ class GaussianMixturePrior(Prior):
 
 
 class InfoGANPrior(Prior):
-    """InfoGAN's latent z = (noise, c, u): noise ~ U(-1, 1)^noise_dim, a one-hot categorical code c of
-    ``n_categories`` (uniform), continuous codes u ~ U(-1, 1)^n_continuous. ``sample_codes`` also returns
-    the categories; ``split(z)`` -> (noise, c one-hot, u). No density: it is not needed to train InfoGAN."""
+    """InfoGAN's latent z = (noise, c, u): noise ~ U(-s, s)^noise_dim with s = ``noise_scale`` (1 in the paper),
+    a one-hot categorical code c of ``n_categories`` (uniform), continuous codes u ~ U(-1, 1)^n_continuous.
+    ``sample_codes`` also returns the categories; ``split(z)`` -> (noise, c one-hot, u). No density: it is not
+    needed to train InfoGAN."""
 
-    def __init__(self, noise_dim: int = 62, n_categories: int = 10, n_continuous: int = 2):
+    def __init__(self, noise_dim: int = 62, n_categories: int = 10, n_continuous: int = 2, noise_scale: float = 1.0):
         super().__init__(noise_dim + n_categories + n_continuous)
+        if noise_scale <= 0:
+            raise ValueError(f"noise_scale must be positive, got {noise_scale}")
         self.noise_dim, self.n_categories, self.n_continuous = noise_dim, n_categories, n_continuous
+        self.noise_scale = noise_scale
 
     def sample_codes(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         dev = self._anchor.device
         c = torch.randint(self.n_categories, (n,), generator=generator, device=dev)
         noise, u = (2 * torch.rand(n, k, generator=generator, device=dev) - 1 for k in (self.noise_dim, self.n_continuous))
+        noise = self.noise_scale * noise
         return torch.cat([noise, F.one_hot(c, self.n_categories).to(noise.dtype), u], dim=1), c
 
     def sample(self, n, generator=None):
