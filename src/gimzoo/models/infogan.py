@@ -65,8 +65,9 @@ class InfoGAN(TwoPlayerModel):
                 MNIST nets: one of 1024 units).
             lam: lambda, the weight of the mutual-information terms; lam_continuous scales the continuous part.
             noise_weight: the weight of Q's noise estimate in the critic player's loss; 0: no estimate (the paper).
-            noise_scale: s in noise ~ U(-s, s) (the paper: 1). A small s (ClusterGAN's device) leaves less of the
-                data's variation to the noise, so the categorical code has to carry the classes.
+            noise_scale: s in noise ~ U(-s, s) (the paper: 1). A small s (ClusterGAN's device) is meant to leave
+                less of the data's variation to the noise and more to the categorical code; on MNIST, s = 0.1
+                clustered worse (0.573 against 0.741) and lost recall (README).
             lr: the generator's learning rate; lr_critic: D's and Q's.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
