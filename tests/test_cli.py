@@ -158,14 +158,15 @@ def test_checkpoints_are_written_atomically(in_tmp, monkeypatch):
     assert path.read_bytes() == good and sorted(path.parent.iterdir()) == sorted([path, path.parent / "last.ckpt"])
 
 
-@pytest.mark.parametrize("name", ["vae", "aim", "mpcc"])
+@pytest.mark.parametrize("name", ["vae-mnist", "aim-mnist", "mpcc-mnist", "bigan-grid25"])
 def test_bench_times_gimzoo_and_the_plain_loop_on_the_same_step(name, in_tmp):
+    """Every kind of config can be timed, a learning-rate schedule (bigan-grid25's lr_decay) included."""
     from gimzoo.bench import gimzoo_throughput, plain_throughput
 
-    cfg = str(CONFIG_DIR / f"{name}-mnist.yaml")
-    small = ("--data=gimzoo.data.RandomImages", "--data.batch_size=16", "--model.hidden=[16, 16]"
-             if name != "vae" else "--model.hidden=[16]")
-    if name != "vae":
+    cfg = str(CONFIG_DIR / f"{name}.yaml")
+    small = ("--data=gimzoo.data.RandomImages",) if name.endswith("mnist") else ()
+    small += ("--data.batch_size=16", "--model.hidden=[16, 16]" if name != "vae-mnist" else "--model.hidden=[16]")
+    if name != "vae-mnist":
         small += ("--model.critic_hidden=[16, 16]", "--model.arch=mlp")
     assert plain_throughput(cfg, 2, 4, small) > 0 and gimzoo_throughput(cfg, 2, 4, small) > 0
 

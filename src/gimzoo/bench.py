@@ -58,7 +58,8 @@ class StepTimer(L.Callback):
 
 def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
                       min_seconds: float = 0.0) -> float:
-    cli = build(config, *QUIET, *overrides, "--trainer.max_steps=-1", "--trainer.max_epochs=-1")
+    # the timer stops the run; a finite max_steps far beyond it keeps a learning-rate schedule (lr_decay) defined
+    cli = build(config, *QUIET, *overrides, f"--trainer.max_steps={10**12}", "--trainer.max_epochs=-1")
     timer = StepTimer(warmup, steps, min_seconds)
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
