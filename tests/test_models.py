@@ -432,3 +432,29 @@ def test_aae_batchnorm_option_defaults_to_the_conv_bodies_choice(batchnorm, expe
     """DCGAN-style conv bodies normalise every hidden layer but the encoder's first (here one in the encoder, two in the decoder)."""
     model = gimzoo.create("aae", arch="conv", hidden=(8, 16), batchnorm=batchnorm)
     assert sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()) == expected
+
+
+@pytest.mark.parametrize("name", ["bigan", "ali"])
+def test_encoder_hidden_sizes_the_encoder_alone(name):
+    """The toy encoders of ALI and PacGAN are shallower than their generators: ``encoder_hidden`` gives the encoder
+    body widths of its own; by default it mirrors the generator's."""
+    def widths(body):
+        return [m.out_features for m in body.modules() if isinstance(m, torch.nn.Linear)]
+
+    mirrored = gimzoo.create(name, data_shape=(2,), hidden=(8, 8, 8), generator="linear")
+    own = gimzoo.create(name, data_shape=(2,), hidden=(8, 8, 8), encoder_hidden=(6,), generator="linear")
+    assert widths(mirrored.encoder)[:3] == widths(mirrored.decoder)[:3] == [8, 8, 8]
+    assert widths(own.encoder)[0] == 6 and 8 not in widths(own.encoder) and widths(own.decoder)[:3] == [8, 8, 8]
+    one_step_trainer().fit(own, datamodule=gimzoo.data.Grid25(n_train=64, batch_size=16, val_size=16))
+    assert own.encode(torch.zeros(3, 2)).shape == (3, own.prior.latent_dim)
+
+
+def test_bigan_with_the_pacgan_toy_critic_trains():
+    """critic_branches=False and critic_activation="maxout5": the joint head is maxout layers on cat(x, z)."""
+    model = gimzoo.create("ali", data_shape=(2,), latent_dim=2, hidden=(8, 8), generator="linear", critic_hidden=(6, 6),
+                          critic_branches=False, critic_activation="maxout5")
+    maxouts = [m for m in model.critic.modules() if type(m).__name__ == "Maxout"]
+    assert [m.linear.in_features for m in maxouts] == [4, 6] and [m.linear.out_features for m in maxouts] == [30, 30]
+    before = [p.detach().clone() for p in model.critic.parameters()]
+    one_step_trainer().fit(model, datamodule=gimzoo.data.Grid25(n_train=64, batch_size=16, val_size=16))
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.critic.parameters()))

@@ -5,6 +5,7 @@ import torch
 
 from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
                          NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder)
+from gimzoo.nets.bodies import Maxout, mlp
 
 SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
           ("mlp", (3, 32, 32), (32, 16)), ("mlp", (2,), (16, 16))]
@@ -62,6 +63,33 @@ def test_critics_score_shapes():
     assert XCritic(EncoderBody((1, 28, 28), "conv", (8, 16))).forward(x).shape == (5,)
     assert ZCritic(3, (16,)).forward(z).shape == (5,)
     assert XZCritic(EncoderBody((1, 28, 28), "mlp", (16,)), 3, (8,), (8,), spectral_norm=True)(x, z).shape == (5,)
+
+
+def test_maxout_layers_take_the_largest_of_their_pieces():
+    layer = Maxout(3, 4, pieces=5)
+    x = torch.randn(6, 3)
+    pre = layer.linear(x).reshape(6, 4, 5)  # unit j's pieces are outputs 5j .. 5j + 4
+    assert torch.equal(layer(x), pre.max(dim=2).values)
+    net = mlp([3, 8, 8, 1], "maxout5", dropout=0.5)
+    assert [type(m).__name__ for m in net] == ["Maxout", "Dropout", "Maxout", "Dropout", "Linear"]
+    assert net(x).shape == (6, 1)
+    with pytest.raises(ValueError, match="at least 2 pieces"):
+        Maxout(3, 4, pieces=1)
+    with pytest.raises(ValueError, match="no batch norm"):
+        mlp([3, 8, 1], "maxout5", batchnorm=True)
+    with pytest.raises(ValueError, match="maxout<pieces>"):
+        EncoderBody((1, 28, 28), "conv", (8, 16), act="maxout5")
+
+
+def test_joint_critic_on_the_raw_pair():
+    """The ALI and PacGAN toy critic: no x-body, no z-branch, the joint head reads cat(x, z)."""
+    critic = XZCritic(EncoderBody((2,), "mlp", ()), 2, (), (8, 8), act="maxout5")
+    assert critic.body.out_features == 2 and not list(critic.body.parameters()) and not list(critic.z_net.parameters())
+    assert critic.joint[1][0].linear.in_features == 4
+    x, z = torch.randn(5, 2), torch.randn(5, 2)
+    assert torch.equal(critic(x, z), critic.joint(torch.cat([x, z], dim=1)).squeeze(1))
+    with pytest.raises(ValueError, match="arch 'conv' needs at least one layer width"):
+        EncoderBody((1, 28, 28), "conv", ())
 
 
 def test_standard_normal_and_uniform_priors():

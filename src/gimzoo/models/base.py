@@ -180,9 +180,12 @@ class GenerativeInferenceModel(L.LightningModule):
 
 
 def autoencoder(data_shape: Sequence[int], latent_dim: int, arch: str, hidden: Sequence[int], activation: str,
-                encoder: str, decoder: str, batchnorm: bool | None = None) -> tuple[nn.Module, nn.Module]:
-    """The encoder q(z|x) and decoder p(x|z) of a model, mirrored bodies of one ``arch``."""
-    return (make_encoder(encoder, EncoderBody(data_shape, arch, hidden, activation, batchnorm), latent_dim),
+                encoder: str, decoder: str, batchnorm: bool | None = None,
+                encoder_hidden: Sequence[int] | None = None) -> tuple[nn.Module, nn.Module]:
+    """The encoder q(z|x) and decoder p(x|z) of a model: bodies of one ``arch``, the encoder's the decoder's mirrored
+    unless ``encoder_hidden`` gives it widths of its own."""
+    enc_hidden = hidden if encoder_hidden is None else encoder_hidden
+    return (make_encoder(encoder, EncoderBody(data_shape, arch, enc_hidden, activation, batchnorm), latent_dim),
             make_decoder(decoder, DecoderBody(latent_dim, data_shape, arch, hidden, activation, batchnorm)))
 
 

@@ -50,9 +50,12 @@ class BiGAN(TwoPlayerModel):
         hidden: Sequence[int] = (1024, 1024),
         activation: str = "leaky_relu",
         encoder: str = "deterministic",
+        encoder_hidden: Sequence[int] | None = None,
         generator: str = "tanh",
         prior: str = "uniform",
         critic_hidden: Sequence[int] = (1024, 1024),
+        critic_branches: bool = True,
+        critic_activation: str = "leaky_relu",
         batchnorm: bool | None = None,
         critic_dropout: float = 0.0,
         critic_spectral_norm: bool = False,
@@ -66,9 +69,15 @@ class BiGAN(TwoPlayerModel):
         """
         Args:
             encoder: ``"deterministic"`` (BiGAN) or ``"gaussian"`` (ALI).
+            encoder_hidden: widths of the encoder's body (None: ``hidden``, the generator's mirrored; the ALI and
+                PacGAN toy encoders have 2 layers of 400 against the generator's 4).
             generator: ``"tanh"`` for images, ``"linear"`` for unbounded vectors (2-D toy data).
             prior: ``"uniform"`` on [-1, 1]^d (BiGAN) or ``"normal"`` (ALI).
             critic_hidden: widths of the critic's x-body, z-branch and joint head.
+            critic_branches: False: no x-body and z-branch, the joint head reads the raw pair cat(x, z) (the ALI
+                and PacGAN toy critics, for 2-D data).
+            critic_activation: the critic's activation: ``"leaky_relu"``, or ``"maxout<k>"`` for maxout layers of
+                k pieces (the PacGAN toy critic: 3 x 200 maxout units of 5 pieces, raw input).
             batchnorm: batch norm in the encoder and generator bodies (None: on for conv, off for MLP; the ALI
                 code's toy networks use it).
             critic_dropout: dropout on the critic's joint head (the ALI code's toy critic: 0.2 to 0.5).
@@ -78,10 +87,11 @@ class BiGAN(TwoPlayerModel):
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder,
-                                                 generator, batchnorm)
+                                                 generator, batchnorm, encoder_hidden)
         self.prior = make_prior(prior, latent_dim)
-        self.critic = self.critic_class(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"), latent_dim,
-                                        critic_hidden, critic_hidden, dropout=critic_dropout,
+        branch = critic_hidden if critic_branches else ()
+        self.critic = self.critic_class(EncoderBody(self.data_shape, arch, branch, critic_activation), latent_dim,
+                                        branch, critic_hidden, critic_activation, dropout=critic_dropout,
                                         spectral_norm=critic_spectral_norm)
 
     def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:

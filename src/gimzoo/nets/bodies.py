@@ -16,6 +16,7 @@ adds fully connected layers to a conv body: after the convolutions of an encoder
 from __future__ import annotations
 
 import math
+import re
 from typing import Sequence
 
 import torch
@@ -23,26 +24,48 @@ from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU, "tanh": nn.Tanh}
 ARCHS = ("mlp", "conv")
+MAXOUT = re.compile(r"maxout(\d+)")
 
 
 def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}, maxout<pieces> (MLPs)")
     return ACTIVATIONS[name]()
+
+
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): h_j = max_k (W x + b)_{j,k} over ``pieces`` linear pieces."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int):
+        super().__init__()
+        if pieces < 2:
+            raise ValueError(f"a maxout layer needs at least 2 pieces, got {pieces}")
+        self.pieces, self.linear = pieces, nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).unflatten(-1, (-1, self.pieces)).amax(-1)
 
 
 def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False, batchnorm: bool = False,
         dropout: float = 0.0) -> nn.Sequential:
     """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``act`` between them, optionally
-    batch-normalised before each activation and with dropout after it."""
+    batch-normalised before each activation and with dropout after it. ``act="maxout<k>"`` makes every hidden
+    layer a :class:`Maxout` of k pieces (the ALI and PacGAN toy critics)."""
+    maxout = MAXOUT.fullmatch(act)
+    if maxout and batchnorm:
+        raise ValueError("maxout layers take no batch norm here (the ALI and PacGAN critics have none)")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         hidden = final_act or i < len(sizes) - 2
-        layers.append(nn.Linear(a, b, bias=not (hidden and batchnorm)))
-        if hidden:
-            layers += [nn.BatchNorm1d(b)] if batchnorm else []
-            layers.append(activation(act))
-            layers += [nn.Dropout(dropout)] if dropout else []
+        if hidden and maxout:
+            layers.append(Maxout(a, b, int(maxout.group(1))))
+        else:
+            layers.append(nn.Linear(a, b, bias=not (hidden and batchnorm)))
+            if hidden:
+                layers += [nn.BatchNorm1d(b)] if batchnorm else []
+                layers.append(activation(act))
+        if hidden and dropout:
+            layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -50,8 +73,8 @@ def _check(arch: str, data_shape: Sequence[int], hidden: Sequence[int], fc: Sequ
     shape = tuple(int(s) for s in data_shape)
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
-    if not hidden:
-        raise ValueError("hidden must name at least one layer width")
+    if not hidden and arch == "conv":
+        raise ValueError("arch 'conv' needs at least one layer width in hidden")
     if fc and arch != "conv":
         raise ValueError(f"fc adds fully connected layers to a conv body; for arch {arch!r} put them in hidden")
     if arch == "conv":
@@ -70,7 +93,7 @@ def _default_batchnorm(arch: str, batchnorm: bool | None) -> bool:
 
 
 class EncoderBody(nn.Module):
-    """x (B, *data_shape) -> features (B, out_features)."""
+    """x (B, *data_shape) -> features (B, out_features); an MLP body with no hidden layers is the flattened x."""
 
     def __init__(self, data_shape: Sequence[int], arch: str = "mlp", hidden: Sequence[int] = (400,),
                  act: str = "relu", batchnorm: bool | None = None, fc: Sequence[int] = ()):
@@ -80,7 +103,7 @@ class EncoderBody(nn.Module):
         if arch == "mlp":
             self.net = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *hidden], act, final_act=True,
                                                        batchnorm=batchnorm))
-            self.out_features = hidden[-1]
+            self.out_features = hidden[-1] if hidden else math.prod(shape)
         else:
             layers: list[nn.Module] = []
             channels = [shape[0], *hidden]

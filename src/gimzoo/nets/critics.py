@@ -51,8 +51,10 @@ class ZCritic(nn.Module):
 
 
 class XZCritic(nn.Module):
-    """D(x, z) = joint(cat(body(x), mlp(z))): the joint critic of BiGAN and ALI. ``dropout`` drops the joint
-    head's inputs and hidden units (the ALI code's toy critic uses dropout to keep the critic from winning)."""
+    """D(x, z) = joint(cat(body(x), mlp(z))): the joint critic of BiGAN and ALI. A body without hidden layers and
+    an empty ``z_hidden`` give the raw pair cat(x, z) to the joint head (the ALI and PacGAN toy critics).
+    ``dropout`` drops the joint head's inputs and hidden units (the ALI code's toy critic uses dropout to keep
+    the critic from winning); ``act`` is the z-branch's and joint head's activation."""
 
     def __init__(self, body: EncoderBody, latent_dim: int, z_hidden: Sequence[int] = (512,),
                  joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False,
@@ -60,8 +62,9 @@ class XZCritic(nn.Module):
         super().__init__()
         self.body = body
         self.z_net = mlp([latent_dim, *z_hidden], act, final_act=True)
+        z_features = z_hidden[-1] if z_hidden else latent_dim
         self.joint = nn.Sequential(nn.Dropout(dropout) if dropout else nn.Identity(),
-                                   mlp([body.out_features + z_hidden[-1], *joint_hidden, 1], act, dropout=dropout))
+                                   mlp([body.out_features + z_features, *joint_hidden, 1], act, dropout=dropout))
         if spectral_norm:
             _spectral(self)
 
@@ -77,7 +80,8 @@ class UnaryJointCritic(XZCritic):
                  joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False,
                  dropout: float = 0.0):
         super().__init__(body, latent_dim, z_hidden, joint_hidden, act, dropout=dropout)
-        self.x_head, self.z_head = nn.Linear(body.out_features, 1), nn.Linear(z_hidden[-1], 1)
+        self.x_head = nn.Linear(body.out_features, 1)
+        self.z_head = nn.Linear(z_hidden[-1] if z_hidden else latent_dim, 1)
         if spectral_norm:
             _spectral(self)
 
