@@ -87,6 +87,30 @@ def test_periodic_evaluation_logs_and_does_not_change_training():
         assert torch.equal(a, b)
 
 
+def test_periodic_evaluation_scores_the_averaged_weights_under_ema(monkeypatch):
+    """With EMAWeightAveraging the checkpoint holds the averaged weights; the periodic evaluation scores the same
+    ones, and training goes on with the raw weights."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    import gimzoo.metrics.evaluate as evaluation
+
+    seen, real_evaluate = [], evaluation.evaluate
+
+    def recording_evaluate(model, *args, **kwargs):
+        seen.append([p.detach().clone() for p in model.parameters()])
+        return real_evaluate(model, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", recording_evaluate)
+    ema = EMAWeightAveraging(decay=0.5)
+    model, _ = fit([ema, PeriodicEvaluation(every_n_epochs=1, n=40, iwae_k=2)])
+    assert len(seen) == 2
+    # after fit, Lightning copies the average into the model: the last evaluation saw exactly those weights
+    for evaluated, final in zip(seen[-1], model.parameters()):
+        assert torch.equal(evaluated, final)
+    raw, _ = fit([EMAWeightAveraging(decay=0.5)])
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), raw.parameters())), "training changed"
+
+
 def test_pca_baseline_is_exact_on_low_rank_data_and_evaluates_like_a_model():
     from gimzoo.models.pca import PCA
 
