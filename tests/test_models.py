@@ -451,8 +451,8 @@ def test_encoder_hidden_sizes_the_encoder_alone(name):
 
 def test_bigan_with_the_pacgan_toy_critic_trains():
     """critic_branches=False and critic_activation="maxout5": the joint head is maxout layers on cat(x, z)."""
-    model = gimzoo.create("ali", data_shape=(2,), latent_dim=2, hidden=(8, 8), generator="linear", critic_hidden=(6, 6),
-                          critic_branches=False, critic_activation="maxout5")
+    model = gimzoo.create("ali", data_shape=(2,), latent_dim=2, hidden=(8, 8), generator="linear",
+                          critic_hidden=(6, 6), critic_branches=False, critic_activation="maxout5")
     maxouts = [m for m in model.critic.modules() if type(m).__name__ == "Maxout"]
     assert [m.linear.in_features for m in maxouts] == [4, 6] and [m.linear.out_features for m in maxouts] == [30, 30]
     before = [p.detach().clone() for p in model.critic.parameters()]
