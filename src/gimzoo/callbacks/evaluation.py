@@ -19,7 +19,8 @@ from lightning.pytorch.callbacks import WeightAveraging
 @contextlib.contextmanager
 def averaged_weights(trainer: L.Trainer, pl_module: L.LightningModule):
     """Swap the averaged weights of the trainer's weight-averaging callbacks into ``pl_module`` for the block and
-    back after it (no-op without one, or before its first average)."""
+    back after it (no-op without one, or before its first average). It uses the callback's own swap, the one
+    Lightning's validation hooks call (private in Lightning 2.6; a test checks the weights evaluated)."""
     swaps = [cb for cb in trainer.callbacks if isinstance(cb, WeightAveraging) and cb._average_model is not None]
     for cb in swaps:
         cb._swap_models(pl_module)

@@ -62,9 +62,9 @@ class XZCritic(nn.Module):
         super().__init__()
         self.body = body
         self.z_net = mlp([latent_dim, *z_hidden], act, final_act=True)
-        z_features = z_hidden[-1] if z_hidden else latent_dim
+        self.z_features = z_hidden[-1] if z_hidden else latent_dim  # the z-branch's output width
         self.joint = nn.Sequential(nn.Dropout(dropout) if dropout else nn.Identity(),
-                                   mlp([body.out_features + z_features, *joint_hidden, 1], act, dropout=dropout))
+                                   mlp([body.out_features + self.z_features, *joint_hidden, 1], act, dropout=dropout))
         if spectral_norm:
             _spectral(self)
 
@@ -80,8 +80,7 @@ class UnaryJointCritic(XZCritic):
                  joint_hidden: Sequence[int] = (1024,), act: str = "leaky_relu", spectral_norm: bool = False,
                  dropout: float = 0.0):
         super().__init__(body, latent_dim, z_hidden, joint_hidden, act, dropout=dropout)
-        self.x_head = nn.Linear(body.out_features, 1)
-        self.z_head = nn.Linear(z_hidden[-1] if z_hidden else latent_dim, 1)
+        self.x_head, self.z_head = nn.Linear(body.out_features, 1), nn.Linear(self.z_features, 1)
         if spectral_norm:
             _spectral(self)
 
