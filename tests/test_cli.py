@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from gimzoo.cli import CONFIG_DIR, list_configs, run
@@ -169,6 +170,22 @@ def test_bench_times_gimzoo_and_the_plain_loop_on_the_same_step(name, in_tmp):
     if name != "vae-mnist":
         small += ("--model.critic_hidden=[16, 16]", "--model.arch=mlp")
     assert plain_throughput(cfg, 2, 4, small) > 0 and gimzoo_throughput(cfg, 2, 4, small) > 0
+
+
+def test_bench_plain_loop_runs_at_the_trainers_precision(in_tmp):
+    """--precision bf16-mixed: the plain loop autocasts as Lightning's plugin does; an unknown precision is refused."""
+    from gimzoo.bench import Mixed, bench_config
+
+    cpu, layer, x = torch.device("cpu"), torch.nn.Linear(3, 3), torch.randn(2, 3)
+    with Mixed("bf16-mixed", cpu).autocast():
+        assert layer(x).dtype == torch.bfloat16
+    with Mixed("32-true", cpu).autocast():
+        assert layer(x).dtype == torch.float32
+    with pytest.raises(ValueError, match="32-true, bf16-mixed or 16-mixed"):
+        Mixed("64-true", cpu)
+    small = str(CONFIG_DIR / "bigan-grid25.yaml")
+    result = bench_config(small, warmup=1, steps=3, repeats=1, precision="bf16-mixed")
+    assert result["precision"] == "bf16-mixed" and result["plain_samples_per_s"] > 0 < result["gimzoo_samples_per_s"]
 
 
 def _ddp_report(out: Path) -> dict:

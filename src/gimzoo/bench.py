@@ -8,7 +8,9 @@ Lightning: for the VAE it writes the negative ELBO inline; for every other model
 terms (``terms``, or ``critic_terms``/``model_terms`` alternated as the model does) with plain
 ``backward``/``step``. Throughput is samples per second over at least ``steps`` steps and ``min_seconds``
 seconds after ``warmup`` steps (the fastest models need the seconds for a stable figure), the median of
-``repeats`` interleaved runs. gimzoo runs through the Lightning Trainer with the progress bar,
+``repeats`` interleaved runs. Both sides run on the device the Trainer picks and at the config's precision
+(``--precision bf16-mixed`` overrides it): the plain loop then runs each step under ``torch.autocast``, with a
+gradient scaler for ``16-mixed``, as Lightning's mixed-precision plugin does. gimzoo runs through the Lightning Trainer with the progress bar,
 logger, checkpointing and validation off (they are I/O, not training); ``self.log`` of every term stays on.
 ``--all`` runs each model in its own process and reports its peak memory (resident set size on CPU, peak
 allocated on CUDA). The data pipeline alone is timed too.
@@ -66,31 +68,57 @@ def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str
     return timer.timed * cli.datamodule.batch_size / (timer.t1 - timer.t0)
 
 
-def vae_step(model, opt):
+class Mixed:
+    """What Lightning's precision plugin does around a step, written out: autocast for ``*-mixed`` precisions and
+    a gradient scaler for float16."""
+
+    def __init__(self, precision: str, device: torch.device):
+        precision = str(precision)
+        if precision not in ("32", "32-true", "bf16-mixed", "16-mixed"):
+            raise ValueError(f"the plain loop runs precision 32-true, bf16-mixed or 16-mixed, not {precision!r}")
+        self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+        self.device_type = device.type
+        self.scaler = torch.amp.GradScaler(device.type) if self.dtype is torch.float16 else None
+
+    def autocast(self):
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward_step(self, loss: torch.Tensor, opt, inputs=None):
+        if self.scaler is None:
+            torch.autograd.backward(loss, inputs=inputs)
+            opt.step()
+        else:
+            torch.autograd.backward(self.scaler.scale(loss), inputs=inputs)
+            self.scaler.step(opt)
+            self.scaler.update()
+
+
+def vae_step(model, opt, mixed: Mixed):
     """The VAE's step written out: negative ELBO with a Bernoulli decoder."""
     enc, dec = model.encoder, model.decoder
 
     def step(x, i):
-        mu, logvar = enc(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        nll = F.binary_cross_entropy_with_logits(dec(z)[0], x, reduction="sum") / len(x)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum() / len(x)
+        with mixed.autocast():
+            mu, logvar = enc(x)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            nll = F.binary_cross_entropy_with_logits(dec(z)[0], x, reduction="sum") / len(x)
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum() / len(x)
         opt.zero_grad(set_to_none=True)
-        (nll + kl).backward()
-        opt.step()
+        mixed.backward_step(nll + kl, opt)
 
     return step
 
 
-def terms_step(model, opts):
+def terms_step(model, opts, mixed: Mixed):
     """Any model's step from its own terms, with plain backward/step and no Lightning."""
     if not isinstance(model, TwoPlayerModel):
         (opt,) = opts
 
         def single(x, i):
             opt.zero_grad(set_to_none=True)
-            model.loss(model.terms(x)).backward()
-            opt.step()
+            with mixed.autocast():
+                loss = model.loss(model.terms(x))
+            mixed.backward_step(loss, opt)
 
         return single
     opt_model, opt_critic = opts
@@ -102,8 +130,9 @@ def terms_step(model, opts):
             if opt is opt_model and (i + 1) % model.critic_steps:
                 continue
             opt.zero_grad(set_to_none=True)
-            torch.autograd.backward(weighted_sum(terms(x), weights()), inputs=params)
-            opt.step()
+            with mixed.autocast():
+                loss = weighted_sum(terms(x), weights())
+            mixed.backward_step(loss, opt, inputs=params)
 
     return two_player
 
@@ -112,11 +141,14 @@ def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str,
                      min_seconds: float = 0.0) -> float:
     cli = build(config, *QUIET, *overrides)
     model, dm = cli.model, cli.datamodule
+    device = cli.trainer.strategy.root_device  # where the Trainer would train
+    mixed = Mixed(cli.trainer.precision, device)
     dm.setup()
-    model.train()
+    model.to(device).train()
     opts = model.configure_optimizers()
     opts = opts if isinstance(opts, (tuple, list)) else (opts,)
-    step_fn = vae_step(model, opts[0]) if type(model).__name__ == "VAE" and model.beta == 1.0 else terms_step(model, opts)
+    plain_vae = type(model).__name__ == "VAE" and model.beta == 1.0
+    step_fn = vae_step(model, opts[0], mixed) if plain_vae else terms_step(model, opts, mixed)
     x_all, y_all = dm.split("train")
     batches = TensorBatches(x_all, y_all, dm.batch_size, shuffle=True, drop_last=True, seed=dm.seed)
     step, epoch, t0, t1 = 0, 0, None, None
@@ -125,7 +157,7 @@ def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str,
         for x, _ in batches:
             if step == warmup:
                 t0 = time.perf_counter()
-            step_fn(model.to_internal(x), step)
+            step_fn(model.to_internal(x.to(device, non_blocking=True)), step)
             step += 1
             if step - warmup >= steps and time.perf_counter() - t0 >= min_seconds:  # the same rule as StepTimer
                 t1 = time.perf_counter()
@@ -163,15 +195,18 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds: float = 0.0) -> dict:
+def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds: float = 0.0,
+                 precision: str | None = None) -> dict:
     L.seed_everything(0, verbose=False)
+    overrides = (f"--trainer.precision={precision}",) if precision else ()
     runs: dict[str, list[float]] = {"plain": [], "gimzoo": []}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit both sides alike
-        runs["plain"].append(plain_throughput(config, warmup, steps, min_seconds=min_seconds))
-        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps, min_seconds=min_seconds))
+        runs["plain"].append(plain_throughput(config, warmup, steps, overrides, min_seconds))
+        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps, overrides, min_seconds))
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {
         "config": config, "steps": steps, "min_seconds": min_seconds, "warmup": warmup, "repeats": repeats,
+        "precision": str(build(config, *QUIET, *overrides).trainer.precision),
         "plain_samples_per_s": med["plain"], "gimzoo_samples_per_s": med["gimzoo"],
         "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(config),
         "peak_memory_mb": peak_memory_mb(), "all_runs": runs, "torch": torch.__version__,
@@ -179,7 +214,8 @@ def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds
     }
 
 
-def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, config_dir: str = "zoo_configs") -> list[dict]:
+def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precision: str | None = None,
+              config_dir: str = "zoo_configs") -> list[dict]:
     """Every registered model's MNIST config, each in a fresh process (so peak memory is its own)."""
     import subprocess
     import sys
@@ -197,13 +233,13 @@ def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, config_
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
             subprocess.run([sys.executable, "-m", "gimzoo.bench", "--config", config, "--warmup", str(warmup),
                             "--steps", str(steps), "--min_seconds", str(min_seconds), "--repeats", str(repeats), "--json",
-                            f.name, "--quiet"], check=True)
+                            f.name, "--quiet"] + (["--precision", precision] if precision else []), check=True)
             r = json.load(open(f.name))
         results.append(r)
         print(f"| `{name}` | {r['plain_samples_per_s']:,.0f} | {r['gimzoo_samples_per_s']:,.0f} | {r['ratio']:.3f} | "
               f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
     if results:
-        print(f"({results[0]['machine']}, {results[0]['threads']} threads, torch {results[0]['torch']}, Lightning "
+        print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {results[0]['precision']}, torch {results[0]['torch']}, Lightning "
               f"{results[0]['lightning']}; at least {steps} steps and {min_seconds:g} s after {warmup} warm-up steps, median of "
               f"{repeats} interleaved runs)")
     return results
@@ -217,19 +253,21 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     ap.add_argument("--min_seconds", type=float, default=3.0, help="timed seconds, at least (default 3)")
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=None, help="interleaved runs (default 5; 3 with --all)")
+    ap.add_argument("--precision", default=None, help="the Trainer's precision for both sides, e.g. bf16-mixed "
+                    "(default: the config's)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     if a.all:
-        results = bench_all(a.warmup, a.steps or 200, a.repeats or 3, a.min_seconds)
+        results = bench_all(a.warmup, a.steps or 200, a.repeats or 3, a.min_seconds, a.precision)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=2)
         return results
-    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds)
+    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds, a.precision)
     if not a.quiet:
         print(f"config {a.config}: {result['steps']} steps after {a.warmup} warm-up, median of {result['repeats']}, "
-              f"{result['threads']} threads, {result['machine']}")
+              f"precision {result['precision']}, {result['threads']} threads, {result['machine']}")
         print(f"  plain PyTorch loop : {result['plain_samples_per_s']:10.0f} samples/s")
         print(f"  gimzoo (Lightning) : {result['gimzoo_samples_per_s']:10.0f} samples/s")
         print(f"  ratio gimzoo/plain : {result['ratio']:10.3f}")
