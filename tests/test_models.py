@@ -449,6 +449,16 @@ def test_encoder_hidden_sizes_the_encoder_alone(name):
     assert own.encode(torch.zeros(3, 2)).shape == (3, own.prior.latent_dim)
 
 
+def test_ali_encoder_start_std_sets_q_z_given_x_spread_at_the_start():
+    model = gimzoo.create("ali", data_shape=(2,), latent_dim=2, hidden=(16, 16), generator="linear",
+                          batchnorm=True, encoder_start_std=0.05)
+    model.eval()
+    _, logvar = model.encoder(torch.randn(200, 2))
+    assert 0.03 < logvar.mul(0.5).exp().median() < 0.08
+    with pytest.raises(ValueError, match="for the gaussian encoder"):
+        gimzoo.create("bigan", encoder_start_std=0.05)
+
+
 def test_bigan_with_the_pacgan_toy_critic_trains():
     """critic_branches=False and critic_activation="maxout5": the joint head is maxout layers on cat(x, z)."""
     model = gimzoo.create("ali", data_shape=(2,), latent_dim=2, hidden=(8, 8), generator="linear",

@@ -50,6 +50,16 @@ def test_encoders():
     assert enc.code(x).shape == (6, 3)
 
 
+def test_gaussian_encoder_starts_at_the_standard_deviation_asked():
+    torch.manual_seed(0)
+    enc, x = GaussianEncoder(EncoderBody((2,), "mlp", (64, 64), batchnorm=True), 2), torch.randn(500, 2)
+    assert 0.5 < enc(x)[1].mul(0.5).exp().median() < 2  # the random start: about the prior's spread
+    enc.start_std(0.1)
+    assert 0.07 < enc(x)[1].mul(0.5).exp().median() < 0.14
+    with pytest.raises(ValueError, match="must be positive"):
+        enc.start_std(0.0)
+
+
 @pytest.mark.parametrize("kind,lo,hi", [("bernoulli", 0, 1), ("gaussian", 0, 1), ("tanh", -1, 1)])
 def test_decoder_means_in_output_range(kind, lo, hi):
     dec = make_decoder(kind, DecoderBody(3, (1, 28, 28), "mlp", (16,)))

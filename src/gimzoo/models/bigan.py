@@ -31,7 +31,7 @@ from typing import Sequence
 
 import torch
 
-from ..nets import EncoderBody, UnaryJointCritic, XZCritic, make_prior
+from ..nets import EncoderBody, GaussianEncoder, UnaryJointCritic, XZCritic, make_prior
 from ..objectives import critic_loss, hinge_critic_loss, hinge_generator_loss
 from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
@@ -51,6 +51,7 @@ class BiGAN(TwoPlayerModel):
         activation: str = "leaky_relu",
         encoder: str = "deterministic",
         encoder_hidden: Sequence[int] | None = None,
+        encoder_start_std: float | None = None,
         generator: str = "tanh",
         prior: str = "uniform",
         critic_hidden: Sequence[int] = (1024, 1024),
@@ -71,6 +72,8 @@ class BiGAN(TwoPlayerModel):
             encoder: ``"deterministic"`` (BiGAN) or ``"gaussian"`` (ALI).
             encoder_hidden: widths of the encoder's body (None: ``hidden``, the generator's mirrored; the ALI and
                 PacGAN toy encoders have 2 layers of 400 against the generator's 4).
+            encoder_start_std: the Gaussian encoder's standard deviation at the start (None: the log-variance
+                head's random start, about 1, the prior's spread, so that z says little about x at first).
             generator: ``"tanh"`` for images, ``"linear"`` for unbounded vectors (2-D toy data).
             prior: ``"uniform"`` on [-1, 1]^d (BiGAN) or ``"normal"`` (ALI).
             critic_hidden: widths of the critic's x-body, z-branch and joint head.
@@ -88,6 +91,10 @@ class BiGAN(TwoPlayerModel):
         self.save_hyperparameters()
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder,
                                                  generator, batchnorm, encoder_hidden)
+        if encoder_start_std is not None:
+            if not isinstance(self.encoder, GaussianEncoder):
+                raise ValueError(f"encoder_start_std is for the gaussian encoder (ALI), not {encoder!r}")
+            self.encoder.start_std(encoder_start_std)
         self.prior = make_prior(prior, latent_dim)
         branch = critic_hidden if critic_branches else ()
         self.critic = self.critic_class(EncoderBody(self.data_shape, arch, branch, critic_activation), latent_dim,

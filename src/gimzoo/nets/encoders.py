@@ -5,6 +5,8 @@ Each takes x in the model's internal pixel range and an :class:`~gimzoo.nets.bod
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -27,6 +29,14 @@ class GaussianEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.head(self.body(x)).chunk(2, dim=1)
         return mu, logvar
+
+    def start_std(self, std: float) -> None:
+        """Start q(z|x) at standard deviations near ``std`` (the log-variance head's bias at 2 log std; its
+        weights keep their random start)."""
+        if not std > 0:
+            raise ValueError(f"a starting standard deviation must be positive, got {std}")
+        with torch.no_grad():
+            self.head.bias[self.latent_dim:].fill_(2 * math.log(std))
 
     def rsample(self, x: torch.Tensor) -> torch.Tensor:
         return reparameterize(*self(x))
