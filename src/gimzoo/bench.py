@@ -10,10 +10,10 @@ terms (``terms``, or ``critic_terms``/``model_terms`` alternated as the model do
 seconds after ``warmup`` steps (the fastest models need the seconds for a stable figure), the median of
 ``repeats`` interleaved runs. Both sides run on the device the Trainer picks and at the config's precision
 (``--precision bf16-mixed`` overrides it): the plain loop then runs each step under ``torch.autocast``, with a
-gradient scaler for ``16-mixed``, as Lightning's mixed-precision plugin does. gimzoo runs through the Lightning Trainer with the progress bar,
-logger, checkpointing and validation off (they are I/O, not training); ``self.log`` of every term stays on.
-``--all`` runs each model in its own process and reports its peak memory (resident set size on CPU, peak
-allocated on CUDA). The data pipeline alone is timed too.
+gradient scaler for ``16-mixed``, as Lightning's mixed-precision plugin does. gimzoo runs through the Lightning
+Trainer with the progress bar, logger, checkpointing and validation off (they are I/O, not training); ``self.log``
+of every term stays on. ``--all`` runs each model in its own process and reports its peak memory (resident set
+size on CPU, peak allocated on CUDA). The data pipeline alone is timed too.
 """
 from __future__ import annotations
 
@@ -239,7 +239,8 @@ def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precisi
         print(f"| `{name}` | {r['plain_samples_per_s']:,.0f} | {r['gimzoo_samples_per_s']:,.0f} | {r['ratio']:.3f} | "
               f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
     if results:
-        print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {results[0]['precision']}, torch {results[0]['torch']}, Lightning "
+        print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {results[0]['precision']}, "
+              f"torch {results[0]['torch']}, Lightning "
               f"{results[0]['lightning']}; at least {steps} steps and {min_seconds:g} s after {warmup} warm-up steps, median of "
               f"{repeats} interleaved runs)")
     return results

@@ -209,8 +209,8 @@ def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> t
 
 def adam(params, lr: float, betas: Sequence[float]) -> torch.optim.Adam:
     """Adam over the trainable parameters, with the fused kernel where they all live on CPU or CUDA: the same update,
-    written in one pass over the parameters instead of a dozen foreach passes (3x faster on a 2-core CPU; the
-    optimizer step was a third of a toy BiGAN's step without it)."""
+    written in one pass over the parameters instead of a dozen foreach passes (3x faster for eight 400 x 400 layers
+    on a 2-core CPU; README, Speed)."""
     params = [p for p in params if p.requires_grad]
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=fused or None)
