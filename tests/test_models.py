@@ -353,6 +353,17 @@ def test_infogan_noise_estimate_trains_q_only_and_fills_the_code():
     assert head[-62:].abs().sum() > 0 and head[:12].abs().sum() == 0  # only the noise rows of Q's output layer
 
 
+def test_infogan_official_q_head_and_init():
+    """The official code's Q head (a batch-normalised hidden layer) and DCGAN initialisation of G, D and Q."""
+    model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), q_batchnorm=True, weight_init="dcgan")
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.encoder.head)
+    for net in (model.decoder, model.encoder, model.critic):
+        weights = [m.weight for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        assert weights and all(w.std() < 0.03 for w in weights)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in gimzoo.create("infogan", arch="mlp", hidden=(32,),
+                                                                                 critic_hidden=(32,)).encoder.head)
+
+
 def test_infogan_noise_scale_narrows_only_the_noise():
     model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_scale=0.1)
     noise, c, u = model.prior.split(model.prior.sample(2000))

@@ -5,7 +5,7 @@ import torch
 
 from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
                          NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder)
-from gimzoo.nets.bodies import Maxout, mlp
+from gimzoo.nets.bodies import Maxout, init_weights, mlp
 
 SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
           ("mlp", (3, 32, 32), (32, 16)), ("mlp", (2,), (16, 16))]
@@ -29,6 +29,24 @@ def test_conv_bodies_with_fully_connected_layers():
     assert dec(torch.randn(4, 5)).shape == (4, 1, 28, 28)
     with pytest.raises(ValueError, match="put them in hidden"):
         EncoderBody((1, 28, 28), "mlp", (8,), fc=(4,))
+
+
+def test_dcgan_init_draws_weights_at_0_02_and_zeroes_biases():
+    torch.manual_seed(0)
+    body = DecoderBody(64, (1, 28, 28), "conv", (64, 128), fc=(256,))
+    default = [p.clone() for p in body.parameters()]
+    assert init_weights(body, "default") is body and all(torch.equal(a, b) for a, b in zip(default, body.parameters()))
+    init_weights(body, "dcgan")
+    layers = [m for m in body.modules() if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d))]
+    norms = [m for m in body.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    assert len(layers) == 4 and len(norms) == 3
+    for m in layers:
+        assert abs(m.weight.std().item() - 0.02) < 0.002 and abs(m.weight.mean().item()) < 0.002
+        assert m.bias is None or (m.bias == 0).all()
+    for m in norms:
+        assert abs(m.weight.mean().item() - 1) < 0.01 and 0 < m.weight.std() < 0.03 and (m.bias == 0).all()
+    with pytest.raises(ValueError, match="unknown weight init 'xavier'; known: default, dcgan"):
+        init_weights(body, "xavier")
 
 
 def test_conv_body_rejects_incompatible_shape():

@@ -16,7 +16,10 @@ as in the paper; D's head is the critic, and the body with Q's head is the zoo's
 With ``noise_weight`` > 0 (not in the paper) Q also estimates the noise: the critic player adds
 noise_weight * E_p[-log Q(noise | G(z))] (``info_noise``, unit-variance Gaussian), the generator's loss stays
 the paper's, and ``encode(x)`` carries the noise estimate instead of 0.
-Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1.
+Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1. The official code's
+MNIST nets are ``fc=[1024]`` (an FC-1024 layer in G and in the D/Q body), ``q_batchnorm=True`` (Q's hidden
+layer batch-normalised), ``weight_init="dcgan"`` (N(0, 0.02)) and ``generator="sigmoid"`` (its MeanBernoulli
+output on pixels in [0, 1]); it trains 5,000 updates of each player at batch 128.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, make_decoder
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder
 from ..nets.bodies import DecoderBody
 from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
 from ..registry import register_model
@@ -56,6 +59,8 @@ class InfoGAN(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        q_batchnorm: bool = False,
+        weight_init: str = "default",
     ):
         """
         Args:
@@ -69,6 +74,8 @@ class InfoGAN(TwoPlayerModel):
                 less of the data's variation to the noise and more to the categorical code; on MNIST, s = 0.1
                 clustered worse (0.573 against 0.741) and lost recall (README).
             lr: the generator's learning rate; lr_critic: D's and Q's.
+            q_batchnorm: batch norm in Q's hidden layer (the official code's Q head).
+            weight_init: "default" (PyTorch's) or "dcgan" (N(0, 0.02), the official code's), for every net.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
@@ -77,8 +84,10 @@ class InfoGAN(TwoPlayerModel):
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
         self.encoder = CodeEncoder(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu", fc=fc), noise_dim,
-                                   n_categories, n_continuous, estimate_noise=noise_weight > 0)
+                                   n_categories, n_continuous, estimate_noise=noise_weight > 0, batchnorm=q_batchnorm)
         self.critic = nn.Linear(self.encoder.body.out_features, 1)  # D's head on the shared body
+        for net in (self.decoder, self.encoder, self.critic):
+            init_weights(net, weight_init)
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """D's head, and the shared body with Q's head: the critic player trains both D and Q."""

@@ -1,5 +1,5 @@
 """Plain nn.Modules, no losses: bodies, encoders q(z|x), decoders p(x|z), critics and priors p(z)."""
-from .bodies import ARCHS, DecoderBody, EncoderBody, mlp
+from .bodies import ARCHS, WEIGHT_INITS, DecoderBody, EncoderBody, init_weights, mlp
 from .critics import UnaryJointCritic, XCritic, XZCritic, ZCritic
 from .decoders import (DECODERS, BernoulliDecoder, Decoder, GaussianDecoder, SigmoidGenerator, TanhGenerator,
                        make_decoder)
@@ -7,7 +7,7 @@ from .encoders import ENCODERS, CodeEncoder, DeterministicEncoder, GaussianEncod
 from .priors import PRIORS, GaussianMixturePrior, InfoGANPrior, Prior, StandardNormalPrior, UniformPrior, make_prior
 
 __all__ = [
-    "ARCHS", "DecoderBody", "EncoderBody", "mlp", "UnaryJointCritic", "XCritic", "XZCritic", "ZCritic", "DECODERS",
+    "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "init_weights", "mlp", "UnaryJointCritic", "XCritic", "XZCritic", "ZCritic", "DECODERS",
     "BernoulliDecoder", "Decoder", "GaussianDecoder", "SigmoidGenerator", "TanhGenerator", "make_decoder",
     "ENCODERS", "make_encoder", "CodeEncoder", "InfoGANPrior", "DeterministicEncoder",
     "GaussianEncoder", "NoiseEncoder", "reparameterize", "PRIORS", "GaussianMixturePrior", "Prior",

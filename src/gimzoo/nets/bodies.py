@@ -12,6 +12,7 @@ Bodies hold no losses and no output heads: encoders, decoders and critics add th
 (default: on for conv, off for MLP) normalises every hidden layer but the conv encoder's first. ``fc``
 adds fully connected layers to a conv body: after the convolutions of an encoder, before the first
 (projection) layer of a decoder, as InfoGAN's MNIST nets do with one layer of 1024 units.
+:func:`init_weights` re-initialises any module by a named scheme (``"dcgan"``: the DCGAN paper's N(0, 0.02)).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from torch import nn
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU, "tanh": nn.Tanh}
 ARCHS = ("mlp", "conv")
 MAXOUT = re.compile(r"maxout(\d+)")
+WEIGHT_INITS = ("default", "dcgan")
 
 
 def activation(name: str) -> nn.Module:
@@ -44,6 +46,23 @@ class Maxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x).unflatten(-1, (-1, self.pieces)).amax(-1)
+
+
+@torch.no_grad()
+def init_weights(module: nn.Module, scheme: str = "default") -> nn.Module:
+    """Re-initialise ``module`` in place and return it. ``"default"``: PyTorch's own initialisation, left as
+    it is; ``"dcgan"`` (Radford et al. 2016, and the official InfoGAN code): every linear and (transposed)
+    convolution weight ~ N(0, 0.02^2) with zero bias, every batch-norm scale ~ N(1, 0.02^2) with zero shift."""
+    if scheme not in WEIGHT_INITS:
+        raise ValueError(f"unknown weight init {scheme!r}; known: {', '.join(WEIGHT_INITS)}")
+    if scheme == "dcgan":
+        for m in module.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)):
+                mean = 1.0 if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) else 0.0
+                nn.init.normal_(m.weight, mean, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+    return module
 
 
 def mlp(sizes: Sequence[int], act: str = "relu", final_act: bool = False, batchnorm: bool = False,

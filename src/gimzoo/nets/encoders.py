@@ -92,18 +92,19 @@ class NoiseEncoder(nn.Module):
 
 class CodeEncoder(nn.Module):
     """InfoGAN's Q network: x -> (logits of the categorical code (B, K), mean of the continuous codes (B, C),
-    mean of the noise (B, noise_dim) or None), from a body that InfoGAN's critic shares. With
+    mean of the noise (B, noise_dim) or None), from a body that InfoGAN's critic shares, through one hidden layer
+    of ``hidden`` units (batch-normalised with ``batchnorm``, as in the official code). With
     ``estimate_noise`` Q also regresses the noise; without it (the paper), the noise is not estimated.
     ``code(x)`` is a full latent (B, noise + K + C) for the zoo API: the noise at its estimate (else its prior
     mean 0), c one-hot at argmax, u at its mean."""
 
     def __init__(self, body: EncoderBody, noise_dim: int, n_categories: int, n_continuous: int, hidden: int = 128,
-                 estimate_noise: bool = False):
+                 estimate_noise: bool = False, batchnorm: bool = False):
         super().__init__()
         self.body, self.noise_dim, self.n_categories = body, noise_dim, n_categories
         self.latent_dim = noise_dim + n_categories + n_continuous
         self.sizes = [n_categories, n_continuous] + ([noise_dim] if estimate_noise else [])
-        self.head = mlp([body.out_features, hidden, sum(self.sizes)], act="leaky_relu")
+        self.head = mlp([body.out_features, hidden, sum(self.sizes)], act="leaky_relu", batchnorm=batchnorm)
 
     def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Body features (B, F) -> (logits, continuous means, noise means or None)."""
