@@ -117,6 +117,42 @@ def test_figure_and_table_of_published_models(tiny_run, tmp_path, monkeypatch):
     assert "| `tiny-vae` |" in table and "gimzoo fit --config zoo_configs/tiny-vae.yaml" in table
 
 
+@pytest.mark.parametrize("name", ["infogan", "mpcc"])
+def test_cluster_figure_draws_a_row_per_cluster_its_samples_then_its_test_images(name, tmp_path, monkeypatch):
+    from gimzoo.data import RandomImages
+    from gimzoo.figures import cluster_figure
+
+    model = gimzoo.create(name, arch="mlp", hidden=(16,), critic_hidden=(16,)).eval()
+    monkeypatch.setattr(hub, "load", lambda _: model)
+    monkeypatch.setattr(hub, "datamodule_of", lambda _: RandomImages(n_test=64))
+    grid = cluster_figure("tiny", str(tmp_path / "clusters.png"), n=3)
+    assert (tmp_path / "clusters.png").exists() and grid.shape == (3, 10 * 30 + 2, 7 * 30 + 2)
+    x = RandomImages(n_test=64).split("test")[0]
+    first = x[model.cluster(x) == model.cluster(x)[0]][0]  # the first test image, in its cluster's row
+    y = int(model.cluster(x)[0])
+    assert torch.allclose(grid[0, 2 + 30 * y: 30 * y + 30, 2 + 4 * 30: 4 * 30 + 30], first[0], atol=1 / 255)
+    monkeypatch.setattr(hub, "load", lambda _: gimzoo.create("vae", hidden=(8,)))
+    with pytest.raises(ValueError, match="discrete code"):
+        cluster_figure("tiny", str(tmp_path / "vae.png"))
+
+
+def test_sample_cluster_holds_the_discrete_code():
+    infogan = gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,))
+    y = torch.tensor([3, 0, 9, 3])
+    assert torch.equal(infogan.prior.split(infogan.prior.sample(4, y=y))[1].argmax(1), y)
+    mpcc = gimzoo.create("mpcc", arch="mlp", hidden=(16,), critic_hidden=(16,))
+    with torch.no_grad():
+        mpcc.prior.means.mul_(100)  # components far apart: a draw from y lies nearest mu_y
+    assert torch.equal(mpcc.prior.posterior(mpcc.prior.sample(4, y=y)).argmax(1), y)
+    assert infogan.sample_cluster(y).shape == (4, 1, 28, 28) and infogan.n_clusters == mpcc.n_clusters == 10
+    with pytest.raises(ValueError, match=r"expected component indices in \[0, 10\)"):
+        mpcc.sample_cluster(torch.tensor([10]))
+    with pytest.raises(ValueError, match="integer component indices"):
+        infogan.sample_cluster(torch.tensor([1.0]))
+    with pytest.raises(TypeError, match="no discrete code"):
+        gimzoo.create("vae", hidden=(8,)).sample_cluster(y)
+
+
 def test_figure_of_published_toy_models_is_one_row_of_three_density_images_each(tmp_path):
     from gimzoo.figures import zoo_figure
 

@@ -126,6 +126,16 @@ class GenerativeInferenceModel(L.LightningModule):
         """decode(encode(x))."""
         return self.decode(self.encode(x))
 
+    #: the number of values of the discrete code behind ``cluster(x)`` (InfoGAN, MPCC); None without one
+    n_clusters: int | None = None
+
+    def sample_cluster(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Samples of p(x | y) for a model with a discrete code: y (n,) cluster indices -> (n, *data_shape) in
+        [0, 1], the code held at y and the rest of z drawn from the prior."""
+        if self.n_clusters is None:
+            raise TypeError(f"{type(self).__name__} has no discrete code: only models with cluster(x) sample a cluster")
+        return self.decode(self.prior.sample(len(y), generator=generator, y=y.to(self.device)))
+
     # -- logging --------------------------------------------------------------------------------
     def log_terms(self, stage: str, terms: dict[str, torch.Tensor]) -> None:
         """Log every term as ``<stage>/<name>``: per step in training, as epoch means otherwise."""

@@ -122,6 +122,10 @@ class InfoGAN(TwoPlayerModel):
     def critic_weights(self) -> dict[str, float]:
         return self.model_weights() | {"info_noise": self.noise_weight}
 
+    @property
+    def n_clusters(self) -> int:
+        return self.prior.n_categories
+
     @torch.no_grad()
     def cluster(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, *data_shape) in [0, 1] -> the categorical code's argmax (B,)."""

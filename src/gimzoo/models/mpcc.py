@@ -89,6 +89,10 @@ class MPCC(AIM):
     def model_weights(self) -> dict[str, float]:
         return {"latent_nll": self.latent_weight, "prior_entropy": self.entropy_weight}
 
+    @property
+    def n_clusters(self) -> int:
+        return self.prior.n_components
+
     @torch.no_grad()
     def cluster(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, *data_shape) in [0, 1] -> cluster indices (B,): argmax_y p(y | mu_phi(x))."""

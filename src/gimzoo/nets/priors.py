@@ -54,6 +54,15 @@ class UniformPrior(Prior):
         return torch.where(inside, logp, torch.full_like(logp, -math.inf))
 
 
+def check_components(y: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    """y as the (n,) integer indices of a discrete code with k values, or a ValueError saying what was expected."""
+    if y.shape != (n,) or y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"expected {n} integer component indices of shape ({n},), got {y.dtype} of shape {tuple(y.shape)}")
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"expected component indices in [0, {k}), got values in [{int(y.min())}, {int(y.max())}]")
+    return y
+
+
 class GaussianMixturePrior(Prior):
     """p(z) = sum_y p(y) N(z; mu_y, diag s_y^2), p(y) = 1/K, s_y = exp(l_y / 2) + sigma0 (MPCC).
 
@@ -75,9 +84,9 @@ class GaussianMixturePrior(Prior):
         return torch.exp(0.5 * self.log_var) + self.sigma0
 
     def sample(self, n, generator=None, y: torch.Tensor | None = None):
-        """z = mu_y + s_y * eps, differentiable in the prior's parameters (reparameterised)."""
-        if y is None:
-            y = self.sample_components(n, generator)
+        """z = mu_y + s_y * eps, differentiable in the prior's parameters (reparameterised); y (n,): the
+        components to draw from (default: drawn from p(y))."""
+        y = self.sample_components(n, generator) if y is None else check_components(y, n, self.n_components)
         eps = torch.randn(n, self.latent_dim, generator=generator, device=self.means.device)
         return self.means[y] + self.scales[y] * eps
 
@@ -111,15 +120,19 @@ class InfoGANPrior(Prior):
         self.noise_dim, self.n_categories, self.n_continuous = noise_dim, n_categories, n_continuous
         self.noise_scale = noise_scale
 
-    def sample_codes(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_codes(self, n: int, generator: torch.Generator | None = None,
+                     c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z (n, latent_dim), categories (n,)); c (n,): the categories to use (default: drawn uniformly)."""
         dev = self._anchor.device
-        c = torch.randint(self.n_categories, (n,), generator=generator, device=dev)
+        c = (torch.randint(self.n_categories, (n,), generator=generator, device=dev) if c is None
+             else check_components(c, n, self.n_categories).to(dev))
         noise, u = (2 * torch.rand(n, k, generator=generator, device=dev) - 1 for k in (self.noise_dim, self.n_continuous))
         noise = self.noise_scale * noise
         return torch.cat([noise, F.one_hot(c, self.n_categories).to(noise.dtype), u], dim=1), c
 
-    def sample(self, n, generator=None):
-        return self.sample_codes(n, generator)[0]
+    def sample(self, n, generator=None, y: torch.Tensor | None = None):
+        """z with the categorical code at y (n,) if given, else drawn."""
+        return self.sample_codes(n, generator, y)[0]
 
     def split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return z.split([self.noise_dim, self.n_categories, self.n_continuous], dim=1)
