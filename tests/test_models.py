@@ -364,6 +364,18 @@ def test_infogan_official_q_head_and_init():
                                                                                  critic_hidden=(32,)).encoder.head)
 
 
+def test_infogan_lambda_moves_from_lam_start_to_lam_over_the_ramp(monkeypatch):
+    model = gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,), lam=1.0, lam_start=10.0, lam_ramp=0.5)
+    assert model.current_lam() == 1.0  # no trainer attached: the final lambda
+    monkeypatch.setattr(model, "_trainer", object())
+    for progress, lam in [(0.0, 10.0), (0.25, 5.5), (0.5, 1.0), (0.9, 1.0)]:
+        monkeypatch.setattr(model, "run_progress", lambda p=progress: p)
+        assert model.current_lam() == pytest.approx(lam) and model.model_weights()["info_cat"] == pytest.approx(lam)
+        assert model.critic_weights()["info_cont"] == pytest.approx(lam)
+    with pytest.raises(ValueError, match="lam_ramp is a fraction of the run"):
+        gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,), lam_start=10.0, lam_ramp=0.0)
+
+
 def test_infogan_noise_scale_narrows_only_the_noise():
     model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_scale=0.1)
     noise, c, u = model.prior.split(model.prior.sample(2000))

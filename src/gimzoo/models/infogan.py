@@ -61,6 +61,8 @@ class InfoGAN(TwoPlayerModel):
         lr_decay: str = "constant",
         q_batchnorm: bool = False,
         weight_init: str = "default",
+        lam_start: float | None = None,
+        lam_ramp: float = 0.5,
     ):
         """
         Args:
@@ -76,10 +78,16 @@ class InfoGAN(TwoPlayerModel):
             lr: the generator's learning rate; lr_critic: D's and Q's.
             q_batchnorm: batch norm in Q's hidden layer (the official code's Q head).
             weight_init: "default" (PyTorch's) or "dcgan" (N(0, 0.02), the official code's), for every net.
+            lam_start: lambda at the start of the run (not in the paper; None: lam throughout). It moves linearly
+                to lam over the first lam_ramp of the run (a fraction of max_steps or max_epochs), then stays:
+                a large lambda while the generator settles which variation the categorical code carries.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
+        if not 0 < lam_ramp <= 1:
+            raise ValueError(f"lam_ramp is a fraction of the run in (0, 1], got {lam_ramp}")
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
+        self.lam_start, self.lam_ramp = lam_start, lam_ramp
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
@@ -116,8 +124,21 @@ class InfoGAN(TwoPlayerModel):
         h_fake = self.encoder.body(self.decoder.mean(z))
         return {"fool": generator_loss(self.critic(h_fake).squeeze(1)), **self._info(h_fake, z, c)}
 
+    def on_train_start(self) -> None:
+        super().on_train_start()
+        if self.lam_start is not None and self.run_progress() is None:
+            raise ValueError("lam_start needs a run of known length: set trainer.max_epochs or trainer.max_steps")
+
+    def current_lam(self) -> float:
+        """lambda at this point of the run: lam_start -> lam linearly over the first lam_ramp of it, then lam."""
+        if self.lam_start is None or self._trainer is None:
+            return self.lam
+        done = min(1.0, self.run_progress() / self.lam_ramp)
+        return self.lam_start + (self.lam - self.lam_start) * done
+
     def model_weights(self) -> dict[str, float]:
-        return {"info_cat": self.lam, "info_cont": self.lam * self.lam_continuous}
+        lam = self.current_lam()
+        return {"info_cat": lam, "info_cont": lam * self.lam_continuous}
 
     def critic_weights(self) -> dict[str, float]:
         return self.model_weights() | {"info_noise": self.noise_weight}
