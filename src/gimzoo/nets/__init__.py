@@ -7,7 +7,8 @@ from .encoders import ENCODERS, CodeEncoder, DeterministicEncoder, GaussianEncod
 from .priors import PRIORS, GaussianMixturePrior, InfoGANPrior, Prior, StandardNormalPrior, UniformPrior, make_prior
 
 __all__ = [
-    "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "init_weights", "mlp", "UnaryJointCritic", "XCritic", "XZCritic", "ZCritic", "DECODERS",
+    "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "init_weights", "mlp", "UnaryJointCritic", "XCritic",
+    "XZCritic", "ZCritic", "DECODERS",
     "BernoulliDecoder", "Decoder", "GaussianDecoder", "SigmoidGenerator", "TanhGenerator", "make_decoder",
     "ENCODERS", "make_encoder", "CodeEncoder", "InfoGANPrior", "DeterministicEncoder",
     "GaussianEncoder", "NoiseEncoder", "reparameterize", "PRIORS", "GaussianMixturePrior", "Prior",
