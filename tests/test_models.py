@@ -359,7 +359,7 @@ def test_infogan_official_q_head_and_init():
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.encoder.head)
     for net in (model.decoder, model.encoder, model.critic):
         weights = [m.weight for m in net.modules() if isinstance(m, torch.nn.Linear)]
-        assert weights and all(w.std() < 0.03 for w in weights)
+        assert weights and all(abs(w.std() - 0.02) < 0.008 for w in weights)  # default init: 0.05-0.10 for all but the 784-wide layer
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in gimzoo.create("infogan", arch="mlp", hidden=(32,),
                                                                                  critic_hidden=(32,)).encoder.head)
 
