@@ -376,6 +376,36 @@ def test_infogan_lambda_moves_from_lam_start_to_lam_over_the_ramp(monkeypatch):
         gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,), lam_start=10.0, lam_ramp=0.0)
 
 
+def test_infogan_q_reads_the_class_from_a_transformed_copy_and_the_continuous_codes_from_the_image(monkeypatch):
+    import gimzoo.models.infogan as infogan_module
+    from gimzoo.objectives import categorical_nll, latent_nll
+
+    model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), q_rotation=15, q_shift=2)
+    calls = []
+
+    def flip(x, degrees, shift):  # a stand-in transform, deterministic
+        calls.append((x, degrees, shift))
+        return x.flip(3)
+
+    monkeypatch.setattr(infogan_module, "random_rotate_shift", flip)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    for step in (model.model_terms, model.critic_terms):
+        torch.manual_seed(0)
+        terms = step(x)
+        torch.manual_seed(0)
+        z, c = model.prior.sample_codes(4)
+        fake, degrees, shift = calls.pop()
+        assert (degrees, shift) == (15, 2) and torch.allclose(fake, model.decoder.mean(z))
+        logits, u_mean, _ = model.encoder(fake)
+        assert torch.allclose(terms["info_cat"], categorical_nll(model.encoder(fake.flip(3))[0], c).mean())
+        assert not torch.allclose(terms["info_cat"], categorical_nll(logits, c).mean())
+        u = model.prior.split(z)[2]
+        assert torch.allclose(terms["info_cont"], latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean())
+    assert not calls
+    with pytest.raises(ValueError, match="q_rotation and q_shift are ranges"):
+        gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,), q_rotation=-5)
+
+
 def test_infogan_noise_scale_narrows_only_the_noise():
     model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), noise_scale=0.1)
     noise, c, u = model.prior.split(model.prior.sample(2000))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
-                         NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder)
+                         NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder,
+                         random_rotate_shift)
 from gimzoo.nets.bodies import Maxout, init_weights, mlp
 
 SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
@@ -143,3 +144,39 @@ def test_mixture_prior_density_posterior_and_reparameterised_samples():
     z = p.sample(16)
     z.sum().backward()  # samples carry gradients to the means and scales
     assert p.means.grad is not None and p.log_var.grad is not None
+
+
+def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per image (B, 1, H, W): mass, centre of mass (B, 2) as (row, col), orientation of the principal axis in degrees."""
+    h, w = x.shape[-2:]
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
+    m = x[:, 0].sum((1, 2))
+    r, c = (x[:, 0] * rows).sum((1, 2)) / m, (x[:, 0] * cols).sum((1, 2)) / m
+    dr, dc = rows - r[:, None, None], cols - c[:, None, None]
+    mu_rr, mu_cc, mu_rc = ((x[:, 0] * d).sum((1, 2)) for d in (dr * dr, dc * dc, dr * dc))
+    return m, torch.stack([r, c], 1), torch.rad2deg(0.5 * torch.atan2(2 * mu_rc, mu_cc - mu_rr))
+
+
+def test_random_rotate_shift_rotates_and_shifts_within_the_ranges():
+    bar = torch.zeros(64, 1, 28, 28)
+    bar[:, :, 13:15, 6:22] = 1  # a horizontal bar about the centre: orientation 0 degrees
+    gen = torch.Generator().manual_seed(0)
+    assert torch.allclose(random_rotate_shift(bar, 0, 0), bar, atol=1e-6)
+    mass, centre, angle = _moments(random_rotate_shift(bar, 30, 0, generator=gen))
+    assert torch.allclose(mass, bar[0].sum().expand(64), rtol=0.02)  # nothing leaves the image
+    assert (centre - 13.5).abs().max() < 0.1 and angle.abs().max() <= 30.5 and angle.abs().max() > 20
+    assert angle.min() < -5 and angle.max() > 5  # both directions
+    _, centre, angle = _moments(random_rotate_shift(bar, 0, 3, generator=gen))
+    assert angle.abs().max() < 0.5 and (centre - 13.5).abs().max() <= 3.05 and (centre - 13.5).abs().max() > 2
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    random_rotate_shift(x, 20, 2).sum().backward()
+    assert x.grad.abs().sum() > 0  # differentiable in the images
+
+
+def test_random_rotate_shift_refuses_bad_input():
+    with pytest.raises(ValueError, match="takes images"):
+        random_rotate_shift(torch.rand(4, 784), 10)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        random_rotate_shift(torch.rand(4, 1, 28, 28), -10)
+    with pytest.raises(ValueError, match="rotations are for square images"):
+        random_rotate_shift(torch.rand(4, 1, 28, 32), 10)

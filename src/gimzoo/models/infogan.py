@@ -28,7 +28,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder, random_rotate_shift
 from ..nets.bodies import DecoderBody
 from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
 from ..registry import register_model
@@ -63,6 +63,8 @@ class InfoGAN(TwoPlayerModel):
         weight_init: str = "default",
         lam_start: float | None = None,
         lam_ramp: float = 0.5,
+        q_rotation: float = 0.0,
+        q_shift: float = 0.0,
     ):
         """
         Args:
@@ -81,6 +83,9 @@ class InfoGAN(TwoPlayerModel):
             lam_start: lambda at the start of the run (not in the paper; None: lam throughout). It moves linearly
                 to lam over the first lam_ramp of the run (a fraction of max_steps or max_epochs), then stays:
                 a large lambda while the generator settles which variation the categorical code carries.
+            q_rotation, q_shift: Q reads the categorical code from a copy of each generated image rotated by up to
+                q_rotation degrees and shifted by up to q_shift pixels (not in the paper; 0: the image itself).
+                The code must then survive a small rotation, so it cannot be carried by slant alone.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
         self.save_hyperparameters()
@@ -88,6 +93,9 @@ class InfoGAN(TwoPlayerModel):
             raise ValueError(f"lam_ramp is a fraction of the run in (0, 1], got {lam_ramp}")
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
         self.lam_start, self.lam_ramp = lam_start, lam_ramp
+        if q_rotation < 0 or q_shift < 0:
+            raise ValueError(f"q_rotation and q_shift are ranges (degrees, pixels) >= 0, got {q_rotation}, {q_shift}")
+        self.q_rotation, self.q_shift = q_rotation, q_shift
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
@@ -101,9 +109,13 @@ class InfoGAN(TwoPlayerModel):
         """D's head, and the shared body with Q's head: the critic player trains both D and Q."""
         return [*self.critic.parameters(), *self.encoder.parameters()]
 
-    def _info(self, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor, noise: bool = False) -> dict[str, torch.Tensor]:
-        """-log Q(c|x) on generated samples, from their body features h_fake (and -log Q(noise|x) if asked)."""
+    def _info(self, fake: torch.Tensor, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor,
+              noise: bool = False) -> dict[str, torch.Tensor]:
+        """-log Q(c|x) on generated samples, from their body features h_fake (and -log Q(noise|x) if asked); with
+        q_rotation or q_shift, the class's from a randomly rotated and shifted copy of them."""
         logits, u_mean, noise_mean = self.encoder.heads(h_fake)
+        if self.q_rotation or self.q_shift:
+            logits = self.encoder(random_rotate_shift(fake, self.q_rotation, self.q_shift))[0]
         z_noise, _, u = self.prior.split(z)
         terms = {"info_cat": categorical_nll(logits, c).mean(),
                  "info_cont": latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean()}
@@ -117,12 +129,13 @@ class InfoGAN(TwoPlayerModel):
             fake = self.decoder.mean(z)
         h_real, h_fake = self.encoder.body(x), self.encoder.body(fake)
         gan = critic_loss(self.critic(h_real).squeeze(1), self.critic(h_fake).squeeze(1))
-        return {"gan": gan, **self._info(h_fake, z, c, noise=True)}
+        return {"gan": gan, **self._info(fake, h_fake, z, c, noise=True)}
 
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z, c = self.prior.sample_codes(len(x))
-        h_fake = self.encoder.body(self.decoder.mean(z))
-        return {"fool": generator_loss(self.critic(h_fake).squeeze(1)), **self._info(h_fake, z, c)}
+        fake = self.decoder.mean(z)
+        h_fake = self.encoder.body(fake)
+        return {"fool": generator_loss(self.critic(h_fake).squeeze(1)), **self._info(fake, h_fake, z, c)}
 
     def on_train_start(self) -> None:
         super().on_train_start()
