@@ -52,6 +52,29 @@ def test_publish_strips_evaluates_and_load_rebuilds_the_same_model(tiny_run, tmp
         assert torch.equal(model.encode(x), trained.encode(x)) and torch.equal(model.reconstruct(x), trained.reconstruct(x))
 
 
+def test_publish_in_float16_halves_the_file_and_evaluates_the_rounded_weights(tiny_run, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    ckpt, trained = tiny_run
+    full = hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path / "full", evaluate_model=False)
+    evaluated = []
+    monkeypatch.setattr("gimzoo.metrics.evaluate.evaluate",
+                        lambda model, datamodule, n: evaluated.append({k: v.clone() for k, v in model.state_dict().items()}))
+    half = hub.publish(ckpt, "tiny-vae", checkpoint_dir=tmp_path / "half", dtype="float16")
+    assert half["bytes"] < 0.51 * full["bytes"]
+    stored = load_file(tmp_path / "half" / "tiny-vae.safetensors")
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    model = hub.load("tiny-vae", checkpoint_dir=tmp_path / "half")
+    for k, v in model.state_dict().items():
+        assert v.dtype == trained.state_dict()[k].dtype  # float32 parameters again
+        rounded = trained.state_dict()[k].half().to(v.dtype) if v.is_floating_point() else trained.state_dict()[k]
+        assert torch.equal(v, rounded) and torch.equal(evaluated[0][k], rounded), k
+    assert any(not torch.equal(v, trained.state_dict()[k]) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="published in one of float32, float16, bfloat16, got 'int8'"):
+        hub.publish(ckpt, "tiny-int8", checkpoint_dir=tmp_path / "int8", dtype="int8")
+    assert not (tmp_path / "int8").exists()
+
+
 def test_publishing_a_two_player_model_leaves_the_critic_out(tmp_path):
     model = gimzoo.create("bigan", hidden=(16,), critic_hidden=(16,))
     state = hub.inference_state(model)

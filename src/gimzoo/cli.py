@@ -226,8 +226,10 @@ def publish_main(argv: list[str]) -> dict:
     p.add_argument("--name", required=True, help="the pretrained name, e.g. wae-mnist")
     p.add_argument("--config", help="the config that trained it (default: the run's config.yaml)")
     p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="the weights' dtype in the file (float16: half the size; the metrics are of those weights)")
     a = p.parse_args(argv)
-    entry = publish(a.ckpt, a.name, a.config, n=a.n)
+    entry = publish(a.ckpt, a.name, a.config, n=a.n, dtype=a.dtype)
     print(f"published {a.name}: {entry['file']} sha256 {entry['sha256']} ({entry['parameters']} parameters)")
     print(format_table(entry["evaluation"]["metrics"]))
     return entry

@@ -4,7 +4,9 @@
   decoder/generator, prior: no critic, no optimizer state), writes ``checkpoints/<name>.safetensors``
   atomically, evaluates the model with :func:`gimzoo.metrics.evaluate.evaluate` and records the sha256,
   the YAML that trained it, the parameter count, the pixel range and the metrics in the manifest.
-  Nothing in the manifest is typed by hand.
+  Nothing in the manifest is typed by hand. ``dtype="float16"`` (or ``"bfloat16"``) stores the weights at half
+  the size; the model is then evaluated with the rounded weights, so the metrics are those of the file.
+  :func:`load` puts them back in float32 parameters.
 * :func:`load` rebuilds the model from the recorded YAML and loads the weights strictly, after checking the
   file's sha256 *before* parsing it. Files come from the repository's ``checkpoints/`` or, for an installed
   package, from a cache directory (``$GIMZOO_HUB_CACHE`` or ``~/.cache/gimzoo/checkpoints``) filled from
@@ -99,18 +101,27 @@ def run_config_of(ckpt_path: Path) -> Path:
     return path
 
 
+#: the dtypes weights can be published in
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
 def publish(ckpt_path: str | os.PathLike, name: str, config_path: str | os.PathLike | None = None,
-            checkpoint_dir: Path | None = None, n: int = 10_000, evaluate_model: bool = True) -> dict:
-    """Publish a run's checkpoint as ``name``; returns the manifest entry."""
+            checkpoint_dir: Path | None = None, n: int = 10_000, evaluate_model: bool = True,
+            dtype: str = "float32") -> dict:
+    """Publish a run's checkpoint as ``name`` with its floating-point weights in ``dtype``; returns the manifest
+    entry."""
     from .metrics.evaluate import evaluate
 
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"weights are published in one of {', '.join(WEIGHT_DTYPES)}, got {dtype!r}")
     ckpt_path, out_dir = Path(ckpt_path), Path(checkpoint_dir or CHECKPOINT_DIR)
     config_path = Path(config_path) if config_path else run_config_of(ckpt_path)
     config_text = config_path.read_text()
     config = yaml.safe_load(config_text)
     model, datamodule = build_from_config(config)
     model.load_state_dict(read_lightning_checkpoint(ckpt_path), strict=True)
-    state = inference_state(model)
+    state = {k: v.to(WEIGHT_DTYPES[dtype]) if v.is_floating_point() else v for k, v in inference_state(model).items()}
+    model.load_state_dict(state, strict=False)  # the rounded weights, as load() will give them, are evaluated
     metrics = evaluate(model, datamodule, n=n) if evaluate_model else None
 
     target = out_dir / f"{name}.safetensors"

@@ -16,6 +16,12 @@ as in the paper; D's head is the critic, and the body with Q's head is the zoo's
 With ``noise_weight`` > 0 (not in the paper) Q also estimates the noise: the critic player adds
 noise_weight * E_p[-log Q(noise | G(z))] (``info_noise``, unit-variance Gaussian), the generator's loss stays
 the paper's, and ``encode(x)`` carries the noise estimate instead of 0.
+With ``q_rotation`` or ``q_shift`` > 0 (not in the paper) Q reads the class from T(G(z, c)), T a random rotation
+by up to q_rotation degrees and shift by up to q_shift pixels (:func:`gimzoo.nets.random_rotate_shift`):
+E_p[log Q(c | T(G(z, c)))] + H(c) <= I(c; T(G(z, c))) <= I(c; G(z, c)) (data processing), still a lower bound on
+the paper's information, but one that only a code readable after a small rotation can raise, so slant cannot
+carry the class (on MNIST the paper's term let two categories split 4s and 9s by slant). The continuous codes
+are still read from G(z, c) itself.
 Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1. The official code's
 MNIST nets are ``fc=[1024]`` (an FC-1024 layer in G and in the D/Q body), ``q_batchnorm=True`` (Q's hidden
 layer batch-normalised), ``weight_init="dcgan"`` (N(0, 0.02)) and ``generator="sigmoid"`` (its MeanBernoulli
