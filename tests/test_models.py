@@ -404,6 +404,8 @@ def test_infogan_q_reads_the_class_from_a_transformed_copy_and_the_continuous_co
     assert not calls
     with pytest.raises(ValueError, match="q_rotation and q_shift are ranges"):
         gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,), q_rotation=-5)
+    with pytest.raises(ValueError, match=r"transform images \(C, H, W\), not data of shape \(2,\)"):
+        gimzoo.create("infogan", data_shape=(2,), arch="mlp", hidden=(16,), critic_hidden=(16,), q_shift=1)
 
 
 def test_infogan_noise_scale_narrows_only_the_noise():

@@ -101,6 +101,8 @@ class InfoGAN(TwoPlayerModel):
         self.lam_start, self.lam_ramp = lam_start, lam_ramp
         if q_rotation < 0 or q_shift < 0:
             raise ValueError(f"q_rotation and q_shift are ranges (degrees, pixels) >= 0, got {q_rotation}, {q_shift}")
+        if (q_rotation or q_shift) and len(self.data_shape) != 3:
+            raise ValueError(f"q_rotation and q_shift transform images (C, H, W), not data of shape {self.data_shape}")
         self.q_rotation, self.q_shift = q_rotation, q_shift
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
