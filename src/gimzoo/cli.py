@@ -27,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 
+import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
@@ -35,6 +36,7 @@ from .callbacks.grids import run_dir
 from .data import DATASETS, InMemoryDataModule
 from .models import GenerativeInferenceModel
 from .registry import get_model_entry, list_models
+from .trainer import DEFAULT_ROOT_DIR, Trainer
 
 
 def _config_dir() -> Path:
@@ -49,10 +51,29 @@ CONFIG_DIR = _config_dir()
 
 
 def default_logger() -> dict:
+    """wandb (offline unless the user turns it online) where installed, else a CSV logger; both save under runs/
+    (or the run's ``--trainer.default_root_dir``)."""
     if importlib.util.find_spec("wandb") is not None:
         return {"class_path": "lightning.pytorch.loggers.WandbLogger",
-                "init_args": {"project": "gimzoo", "save_dir": "runs"}}
-    return {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "gimzoo"}}
+                "init_args": {"project": "gimzoo", "save_dir": DEFAULT_ROOT_DIR}}
+    return {"class_path": "lightning.pytorch.loggers.CSVLogger",
+            "init_args": {"save_dir": DEFAULT_ROOT_DIR, "name": "gimzoo"}}
+
+
+def processes(trainer_config: dict) -> int:
+    """How many processes Lightning's ``strategy="auto"`` starts for these accelerator, devices and num_nodes flags
+    (asked of a Trainer that is built and thrown away, so every way of naming devices counts as Lightning counts it)."""
+    import logging
+
+    flags = {k: trainer_config[k] for k in ("accelerator", "devices", "num_nodes") if k in trainer_config}
+    quiet = logging.getLogger("lightning.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no second "GPU available: ..." report
+    try:
+        return L.Trainer(**flags, strategy="auto", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False).world_size
+    finally:
+        quiet.setLevel(level)
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -74,12 +95,26 @@ class GimzooCLI(LightningCLI):
 
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
 
+    def before_instantiate_classes(self) -> None:
+        """The default logger saves under the run root: ``runs/``, or the user's ``--trainer.default_root_dir``."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        root, loggers = config.trainer.default_root_dir, config.trainer.logger
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            args = getattr(logger, "init_args", None)
+            if root and args is not None and getattr(args, "save_dir", None) == DEFAULT_ROOT_DIR:
+                args.save_dir = str(root)
+
     def _instantiate_trainer(self, config, callbacks):
+        if config.get("strategy", "auto") == "auto" and self.model.ddp_strategy != "ddp" and processes(config) > 1:
+            # several processes: the model's own DDP strategy (two-player models leave a player's parameters out
+            # of each backward); a --trainer.strategy the user gives is kept as it is
+            config["strategy"] = self.model.ddp_strategy
         if config.get("plugins") is None:  # checkpoints are written atomically unless the user brings a plugin
             config["plugins"] = [AtomicCheckpointIO()]
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
-        if config.get("enable_checkpointing", True) is not False and not any(isinstance(c, ModelCheckpoint) for c in given):
+        if (config.get("enable_checkpointing", True) is not False and not config.get("fast_dev_run")
+                and not any(isinstance(c, ModelCheckpoint) for c in given)):
             # Lightning's default checkpointing plus checkpoints/last.ckpt to resume from (--ckpt_path); a
             # ModelCheckpoint of the user's (--trainer.callbacks+=ModelCheckpoint ...) replaces it
             callbacks = [*callbacks, ModelCheckpoint(save_last=True)]
@@ -133,8 +168,8 @@ def print_list() -> None:
 def _cli(args: list[str], **kwargs) -> GimzooCLI:
     os.environ.setdefault("WANDB_MODE", "offline")  # never reach the network unless the user asks
     os.environ.setdefault("WANDB_SILENT", "true")
-    return GimzooCLI(GenerativeInferenceModel, InMemoryDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                     trainer_defaults={"logger": default_logger()}, args=args, **kwargs)
+    return GimzooCLI(GenerativeInferenceModel, InMemoryDataModule, trainer_class=Trainer, subclass_mode_model=True,
+                     subclass_mode_data=True, trainer_defaults={"logger": default_logger()}, args=args, **kwargs)
 
 
 def build(config: str | os.PathLike, *overrides: str) -> GimzooCLI:
