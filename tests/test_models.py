@@ -1,4 +1,7 @@
 """Every registered model: one training step reaches every parameter; the public API's shapes and ranges."""
+import inspect
+import re
+
 import lightning as L
 import pytest
 import torch
@@ -52,6 +55,56 @@ def test_public_api_shapes_and_ranges(name):
         assert v.shape[1:] == model.data_shape, what
         assert v.min() >= 0 and v.max() <= 1, f"{what} leaves [0, 1]"
     assert out["sample"].shape[0] == 7
+
+
+BAD_ARGUMENTS = [("latent_dim", 0), ("latent_dim", -3), ("noise_dim", 0), ("n_categories", 0), ("n_clusters", -1),
+                 ("n_continuous", -1), ("n_moment_samples", 0), ("critic_steps", 0), ("lr", -1.0), ("lr", 0.0),
+                 ("lr_critic", 0.0), ("lr_prior", -1e-3), ("hidden", [0]), ("critic_hidden", [16, -1]),
+                 ("encoder_hidden", [8, 0]), ("fc", [-5])]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bad_arguments_and_inputs_are_refused_clearly(name):
+    """Construction names the bad argument; encode/decode/reconstruct cast float16, bfloat16 and float64 and refuse
+    NaN and infinity; sample(n < 0) and cluster() without a discrete code are refused."""
+    params = inspect.signature(get_model_entry(name).cls.__init__).parameters
+    tried = 0
+    for arg, bad in BAD_ARGUMENTS:
+        if arg in params:
+            tried += 1
+            with pytest.raises(ValueError, match=rf"{arg}\b.* got {re.escape(repr(bad))}"):
+                gimzoo.create(name, **{arg: bad})
+    assert tried >= 4  # every model has a latent size, widths and a learning rate
+
+    model = gimzoo.create(name).eval()
+    x = torch.rand(3, *model.data_shape)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        z, recon = model.encode(x), model.reconstruct(x)
+        for dtype, tol in ((torch.float64, 0.0), (torch.float16, 0.05), (torch.bfloat16, 0.1)):
+            torch.manual_seed(1)
+            z_cast, recon_cast = model.encode(x.to(dtype)), model.reconstruct(x.to(dtype))
+            assert z_cast.dtype == recon_cast.dtype == torch.float32, dtype
+            assert torch.allclose(z_cast, z, atol=tol) and torch.allclose(recon_cast, recon, atol=tol), dtype
+            assert model.decode(z.to(dtype)).dtype == torch.float32
+    for bad in (float("nan"), float("inf")):
+        x_bad = x.clone()
+        x_bad.view(-1)[5] = bad
+        for fn in (model.encode, model.reconstruct):
+            with pytest.raises(ValueError, match=r"x holds NaN or infinite values \(1 of"):
+                fn(x_bad)
+        with pytest.raises(ValueError, match=r"z holds NaN or infinite values"):
+            model.decode(torch.full_like(z, bad))
+    with pytest.raises(ValueError, match=r"integer >= 0, got -1"):
+        model.sample(-1)
+    assert model.sample(0).shape == (0, *model.data_shape)
+    if model.n_clusters is None:
+        for fn in (model.cluster, model.sample_cluster):
+            with pytest.raises(TypeError, match=rf"{type(model).__name__} has no discrete code"):
+                fn(torch.zeros(2, dtype=torch.long) if fn is model.sample_cluster else x)
+    else:
+        y = model.cluster(x.double())
+        assert y.shape == (3,) and y.dtype == torch.long and 0 <= y.min() and y.max() < model.n_clusters
 
 
 def test_api_rejects_bad_input_with_the_expected_shape():

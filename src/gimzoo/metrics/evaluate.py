@@ -97,7 +97,7 @@ def _evaluate(model, datamodule, n, split, seed, iwae_k, quality, representation
         if probe:
             metrics["linear_probe_accuracy"] = linear_probe_accuracy(z_train, y_train, zc, y)
         protocol["representation"] = f"fit on the {len(x_train)} training images, scored on the {n} {split} images"
-    if hasattr(model, "cluster"):
+    if model.n_clusters is not None:
         s = clustering_scores(_batched(model.cluster, x).cpu(), y)
         metrics |= {"cluster_hungarian_accuracy": s.hungarian_accuracy, "cluster_majority_accuracy": s.majority_accuracy,
                     "cluster_nmi": s.nmi, "cluster_ari": s.ari}

@@ -15,11 +15,14 @@ The public API (``encode``, ``decode``, ``sample``, ``reconstruct``) takes and r
 """
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Sequence
+import numbers
+from typing import Any, Mapping, Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.parsing import collect_init_args
 import torch.nn.functional as F
 from torch import nn
 
@@ -42,6 +45,32 @@ def check_finite(terms: dict[str, torch.Tensor], loss: torch.Tensor, step: int, 
                                 "resume from it with --ckpt_path)")
 
 
+#: hyperparameters that must be > 0: sizes, step counts (integers) and learning rates
+POSITIVE_INTEGERS = frozenset({"latent_dim", "noise_dim", "n_categories", "n_clusters", "n_moment_samples",
+                               "critic_steps"})
+NON_NEGATIVE_INTEGERS = frozenset({"n_continuous"})
+LEARNING_RATES = frozenset({"lr", "lr_critic", "lr_prior"})
+#: hyperparameters that are lists of widths (or the data shape): every entry an integer > 0
+WIDTHS = frozenset({"data_shape", "hidden", "encoder_hidden", "critic_hidden", "fc"})
+
+
+def check_hyperparameters(hparams: Mapping[str, Any], model: str = "model") -> None:
+    """Refuse, with a ValueError naming the argument, a size, width or step count that is not a positive integer
+    (``n_continuous`` may be 0) and a learning rate that is not > 0."""
+    def integer(v) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    for k, v in hparams.items():
+        if k in POSITIVE_INTEGERS and not (integer(v) and v > 0):
+            raise ValueError(f"{model}: {k} must be an integer > 0, got {v!r}")
+        if k in NON_NEGATIVE_INTEGERS and not (integer(v) and v >= 0):
+            raise ValueError(f"{model}: {k} must be an integer >= 0, got {v!r}")
+        if k in LEARNING_RATES and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0):
+            raise ValueError(f"{model}: {k} (a learning rate) must be > 0, got {v!r}")
+        if k in WIDTHS and v is not None and not all(integer(w) and w > 0 for w in v):
+            raise ValueError(f"{model}: every entry of {k} must be an integer > 0, got {list(v)!r}")
+
+
 class GenerativeInferenceModel(L.LightningModule):
     """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
 
@@ -56,7 +85,13 @@ class GenerativeInferenceModel(L.LightningModule):
     ddp_strategy: str = "ddp"
 
     def __init__(self, data_shape: Sequence[int]):
+        """Checks the init arguments of the whole constructor chain (:func:`check_hyperparameters`), so a bad size,
+        width, step count or learning rate is refused before any network is built."""
         super().__init__()
+        arguments: dict[str, Any] = {}
+        for level in collect_init_args(inspect.currentframe(), [], classes=(GenerativeInferenceModel,)):
+            arguments |= level  # the most specific class's arguments last, as save_hyperparameters collects them
+        check_hyperparameters(arguments, type(self).__name__)
         self.data_shape = tuple(int(s) for s in data_shape)
 
     def on_fit_start(self) -> None:
@@ -99,27 +134,45 @@ class GenerativeInferenceModel(L.LightningModule):
         r = self.pixel_range
         return x if r is None or r == (0.0, 1.0) else ((x - r[0]) / (r[1] - r[0])).clamp(0.0, 1.0)
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 1 + len(self.data_shape) or tuple(x.shape[1:]) != self.data_shape:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"expected x of shape (B, {', '.join(map(str, self.data_shape))}), got {shape}")
+    def _as_model_tensor(self, t, what: str, shape: str) -> torch.Tensor:
+        """``t`` cast to the model's floating-point dtype (float16, bfloat16 and float64 are accepted), refused with a
+        ValueError when it is not a floating-point tensor or holds NaN or infinite values."""
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            got = f"a {t.dtype} tensor" if isinstance(t, torch.Tensor) else type(t).__name__
+            hint = " (divide uint8 images by 255)" if isinstance(t, torch.Tensor) and t.dtype == torch.uint8 else ""
+            raise ValueError(f"expected {what} as a floating-point tensor of shape {shape}, got {got}{hint}")
+        if t.dtype != self.dtype:
+            t = t.to(self.dtype)
+        if t.numel() and not torch.isfinite(t).all():
+            raise ValueError(f"{what} holds NaN or infinite values ({int((~torch.isfinite(t)).sum())} of {t.numel()})")
+        return t
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape) in [0, 1], cast to the model's dtype; a ValueError says what was expected otherwise."""
+        shape = f"(B, {', '.join(map(str, self.data_shape))})"
+        if isinstance(x, torch.Tensor) and (x.dim() != 1 + len(self.data_shape) or tuple(x.shape[1:]) != self.data_shape):
+            raise ValueError(f"expected x of shape {shape}, got {tuple(x.shape)}")
+        x = self._as_model_tensor(x, "x", shape)
         if self.pixel_range is not None and x.numel() and (x.min() < 0 or x.max() > 1):
             raise ValueError(f"expected pixels in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]")
+        return x
 
     # -- public API: [0, 1] in, [0, 1] out -----------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, *data_shape) in [0, 1] -> code (B, latent_dim): the mean of q(z|x) where it has one."""
-        self._check_input(x)
-        return self.encoder.code(self.to_internal(x))
+        return self.encoder.code(self.to_internal(self._check_input(x)))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> E[x|z] in [0, 1], (B, *data_shape)."""
-        if z.dim() != 2 or z.shape[1] != self.prior.latent_dim:
-            raise ValueError(f"expected z of shape (B, {self.prior.latent_dim}), got {tuple(z.shape)}")
-        return self.from_internal(self.decoder.mean(z))
+        shape = f"(B, {self.prior.latent_dim})"
+        if isinstance(z, torch.Tensor) and (z.dim() != 2 or z.shape[1] != self.prior.latent_dim):
+            raise ValueError(f"expected z of shape {shape}, got {tuple(z.shape)}")
+        return self.from_internal(self.decoder.mean(self._as_model_tensor(z, "z", shape)))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples of p(x) = E_p(z) p(x|z), returned as decoder means in [0, 1]."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n, the number of samples, must be an integer >= 0, got {n!r}")
         return self.decode(self.prior.sample(n, generator=generator))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,11 +182,25 @@ class GenerativeInferenceModel(L.LightningModule):
     #: the number of values of the discrete code behind ``cluster(x)`` (InfoGAN, MPCC); None without one
     n_clusters: int | None = None
 
+    def _require_code(self, what: str) -> None:
+        if self.n_clusters is None:
+            raise TypeError(f"{type(self).__name__} has no discrete code: only models with one (InfoGAN, MPCC) {what}")
+
+    def cluster_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """x in the internal range -> (B, n_clusters) scores of the discrete code, the largest at the cluster of x
+        (implemented by the models with a discrete code)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def cluster(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape) in [0, 1] -> the cluster of each x (B,): the argmax of the discrete code's scores."""
+        self._require_code("assign x to clusters")
+        return self.cluster_scores(self.to_internal(self._check_input(x))).argmax(dim=1)
+
     def sample_cluster(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Samples of p(x | y) for a model with a discrete code: y (n,) cluster indices -> (n, *data_shape) in
         [0, 1], the code held at y and the rest of z drawn from the prior."""
-        if self.n_clusters is None:
-            raise TypeError(f"{type(self).__name__} has no discrete code: only models with cluster(x) sample a cluster")
+        self._require_code("sample a cluster")
         return self.decode(self.prior.sample(len(y), generator=generator, y=y.to(self.device)))
 
     # -- logging --------------------------------------------------------------------------------
@@ -289,8 +356,6 @@ class TwoPlayerModel(GenerativeInferenceModel):
         """``lr_decay``: ``"constant"`` or ``"linear"`` (every learning rate falls linearly from its value to
         zero over the run: the trainer's ``max_epochs`` or ``max_steps``, whichever ends it first)."""
         super().__init__(data_shape)
-        if critic_steps < 1:
-            raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
         if lr_decay not in self.LR_DECAYS:
             raise ValueError(f"unknown lr_decay {lr_decay!r}; known: {', '.join(self.LR_DECAYS)}")
         self.lr_decay = lr_decay

@@ -168,8 +168,6 @@ class InfoGAN(TwoPlayerModel):
     def n_clusters(self) -> int:
         return self.prior.n_categories
 
-    @torch.no_grad()
-    def cluster(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, *data_shape) in [0, 1] -> the categorical code's argmax (B,)."""
-        self._check_input(x)
-        return self.encoder(self.to_internal(x))[0].argmax(dim=1)
+    def cluster_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape), internal range -> Q's logits of the categorical code (B, n_categories)."""
+        return self.encoder(x)[0]

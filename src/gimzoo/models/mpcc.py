@@ -93,10 +93,9 @@ class MPCC(AIM):
     def n_clusters(self) -> int:
         return self.prior.n_components
 
-    @torch.no_grad()
-    def cluster(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, *data_shape) in [0, 1] -> cluster indices (B,): argmax_y p(y | mu_phi(x))."""
-        return self.prior.posterior(self.encode(x)).argmax(dim=1)
+    def cluster_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *data_shape), internal range -> p(y | mu_phi(x)) (B, n_clusters), the posterior of the component."""
+        return self.prior.posterior(self.encoder.code(x))
 
     def configure_optimizers(self):
         prior = {id(p) for p in self.prior.parameters()}
