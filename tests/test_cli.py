@@ -134,7 +134,7 @@ def test_ddp_on_two_cpu_processes_shards_the_data(in_tmp):
          "--trainer.strategy=ddp", "--trainer.accelerator=cpu", "--trainer.logger=false",
          "--trainer.enable_progress_bar=false"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert sorted(p.name for p in (in_tmp / "checkpoints").glob("*.ckpt")) == ["epoch=0-step=7.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (in_tmp / "runs" / "checkpoints").glob("*.ckpt")) == ["epoch=0-step=7.ckpt", "last.ckpt"]
 
 
 def test_checkpoints_are_written_atomically(in_tmp, monkeypatch):
@@ -213,6 +213,120 @@ def test_every_model_trains_on_two_cpu_processes(name, tmp_path):
                          timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     _ddp_report(tmp_path)
+
+
+def test_compiled_two_player_model_trains_on_two_cpu_processes(tmp_path):
+    """--model.compile with DDP: the ranks end with the same weights (the gradients were all-reduced through the
+    compiled terms) and write one checkpoint."""
+    import os
+
+    out = subprocess.run([sys.executable, str(WORKER), "bigan", str(tmp_path), "ddp_find_unused_parameters_true"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "COMPILE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    _ddp_report(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["bigan", "mpcc"])
+def test_several_devices_train_with_no_strategy_flag(name, in_tmp):
+    """`--trainer.devices 2` alone: the CLI picks the model's own DDP strategy (two-player models need DDP's
+    unused-parameter search), and the run writes its checkpoints under runs/."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("gimzoo")), "fit", "--config", str(CONFIG_DIR / f"{name}-mnist.yaml"),
+         "--data=gimzoo.data.RandomImages", "--data.batch_size=16", "--model.hidden=[16]", "--model.critic_hidden=[16]",
+         "--model.arch=mlp", "--model.critic_steps=1", "--trainer.max_epochs=1", "--trainer.devices=2",
+         "--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "MEMBER: 2/2" in out.stderr and (in_tmp / "runs" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_the_strategy_follows_the_process_count_and_an_explicit_one_wins(in_tmp):
+    from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
+
+    from gimzoo.cli import build
+
+    def strategy(config: str, *flags: str):
+        return build(CONFIG_DIR / config, "--data=gimzoo.data.RandomImages", "--trainer.accelerator=cpu",
+                     "--trainer.logger=false", *flags).trainer.strategy
+
+    assert isinstance(strategy("bigan-mnist.yaml"), SingleDeviceStrategy)
+    two = strategy("bigan-mnist.yaml", "--trainer.devices=2")
+    assert isinstance(two, DDPStrategy) and two._ddp_kwargs.get("find_unused_parameters") is True
+    nodes = strategy("ali-mnist.yaml", "--trainer.num_nodes=2")
+    assert isinstance(nodes, DDPStrategy) and nodes._ddp_kwargs.get("find_unused_parameters") is True
+    plain = strategy("vae-mnist.yaml", "--trainer.devices=2")  # single-optimizer models keep plain DDP
+    assert isinstance(plain, DDPStrategy) and not plain._ddp_kwargs.get("find_unused_parameters")
+    given = strategy("bigan-mnist.yaml", "--trainer.devices=2", "--trainer.strategy=ddp")
+    assert isinstance(given, DDPStrategy) and not given._ddp_kwargs.get("find_unused_parameters")
+
+
+def test_runs_write_under_runs_only(in_tmp):
+    """fast_dev_run (the DummyLogger), a run without a logger and one with the default logger leave nothing but
+    runs/ in the working directory; --trainer.default_root_dir moves all of it, the default logger's files too."""
+    common = ["fit", "--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+              "--data.batch_size=16", "--model.hidden=[16]", "--trainer.enable_progress_bar=false"]
+    run([*common, "--trainer.fast_dev_run=true"])
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["runs"]
+    assert not (in_tmp / "runs" / "checkpoints").exists()  # fast_dev_run writes no checkpoint, as Lightning says
+    assert sorted(p.name for p in (in_tmp / "runs" / "grids").iterdir())
+    run([*common, "--trainer.max_epochs=1", "--trainer.logger=false"])
+    run([*common, "--trainer.max_epochs=1"])
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["runs"]
+    assert (in_tmp / "runs" / "checkpoints" / "last.ckpt").is_file() and (in_tmp / "runs" / "config.yaml").is_file()
+    elsewhere = in_tmp / "runs" / "elsewhere"
+    import wandb
+
+    wandb.finish()  # one wandb run per process: the CLI's next logger would join the open one
+    cli = run([*common, "--trainer.max_epochs=1", f"--trainer.default_root_dir={elsewhere}"])
+    assert Path(cli.trainer.logger.save_dir) == elsewhere and (elsewhere / "wandb").is_dir()
+    assert list(elsewhere.glob("*/*/checkpoints/last.ckpt"))
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["runs"]
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch, tmp_path):
+    from gimzoo import trainer as gt
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
+    assert gt.cpu_flags(cpuinfo) == {"fpu", "sse", "avx2", "avx512f"} and not gt.cpu_has_bf16(gt.cpu_flags(cpuinfo))
+    assert gt.cpu_has_bf16({"avx2", "amx_bf16"}) and gt.cpu_has_bf16({"avx512_bf16"}) and gt.cpu_has_bf16({"bf16"})
+    for has_bf16, expected in ((True, "bf16-mixed"), (False, "32-true")):
+        monkeypatch.setattr(gt, "cpu_has_bf16", lambda: has_bf16)
+        assert gt.auto_precision("cpu") == expected
+        trainer = gt.Trainer(precision="auto", accelerator="cpu", logger=False, enable_progress_bar=False)
+        assert trainer.precision == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for has_bf16, expected in ((True, "bf16-mixed"), (False, "16-mixed")):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: has_bf16)
+        assert gt.auto_precision("gpu") == gt.auto_precision("auto") == expected
+    assert gt.auto_precision("cpu") == "32-true"  # an explicit CPU run ignores the GPU
+    assert gt.auto_precision("mps") == "32-true"
+
+
+def test_configs_that_chose_a_reduced_precision_say_auto():
+    """Configs pick bf16 for speed only through `precision: auto`, so a CPU without bf16 units runs them in fp32."""
+    for cfg in CONFIGS:
+        precision = (yaml.safe_load(cfg.read_text()).get("trainer") or {}).get("precision")
+        assert precision in (None, "auto", "32-true"), f"{cfg.name}: precision {precision!r}; use auto"
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_compiled_terms_train_and_resume(precision, in_tmp):
+    """--model.compile true: the training terms run compiled (one graph each), the state dict keeps its keys, a
+    checkpoint resumes, and bf16 autocast runs inside the compiled graph."""
+    common = ["fit", "--config", str(CONFIG_DIR / "aae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+              "--data.batch_size=16", "--model.hidden=[8]", "--model.critic_hidden=[8]", "--model.arch=mlp",
+              "--model.compile=true", f"--trainer.precision={precision}", "--trainer.logger=false",
+              "--trainer.enable_progress_bar=false", "--evaluation.every_n_epochs=0"]
+    first = run([*common, "--trainer.max_epochs=1"])
+    model = first.model
+    eager = type(model)(**{k: v for k, v in model.hparams.items() if not k.startswith("_")} | {"compile": False})
+    assert model.compile_terms and set(model.state_dict()) == set(eager.state_dict())
+    assert "torch._dynamo" in repr(model.training_terms("model_terms").func)
+    ckpt = in_tmp / "runs" / "checkpoints" / "last.ckpt"
+    resumed = run([*common, "--trainer.max_epochs=2", f"--ckpt_path={ckpt}"])
+    assert resumed.trainer.current_epoch == 2 and resumed.trainer.global_step == 2 * first.trainer.global_step
+    assert all(torch.isfinite(p).all() for p in resumed.model.parameters())
 
 
 def test_two_nodes_on_one_machine(tmp_path):

@@ -1,6 +1,6 @@
 """Run by the multi-device tests: one model, 2 CPU processes (gloo), random images; rank 0 writes a JSON report.
 
-    python ddp_worker.py MODEL OUT_DIR STRATEGY [NUM_NODES]
+    python ddp_worker.py MODEL OUT_DIR STRATEGY [NUM_NODES]      (COMPILE=1: the model built with compile=True)
 
 Each rank seeds differently before building the model, so identical weights at the start of fit prove the
 broadcast. Every rank records the images it trained on, so overlap between the shards is visible.
@@ -55,7 +55,7 @@ def main():
     name, out, strategy = sys.argv[1], sys.argv[2], sys.argv[3]
     num_nodes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     torch.manual_seed(int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0))) + 100 * int(os.environ.get("NODE_RANK", 0)))
-    model = gimzoo.create(name, **ARGS.get(name, SMALL))
+    model = gimzoo.create(name, **ARGS.get(name, SMALL), compile=os.environ.get("COMPILE") == "1")
     steps = getattr(model, "critic_steps", 1)
     trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=2 // num_nodes, num_nodes=num_nodes,
                         strategy=strategy, logger=False, default_root_dir=out, enable_progress_bar=False,

@@ -53,6 +53,7 @@ class AAE(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        compile: bool = False,
     ):
         """
         Args:
@@ -65,7 +66,7 @@ class AAE(TwoPlayerModel):
             lr_critic, betas_critic, critic_steps: the critic's optimiser; lr_decay: both players' schedule; see
                 :class:`TwoPlayerModel`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
         self.lam, self.cost_scale, self.init_output_bias = lam, cost_scale, init_output_bias
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder, decoder,

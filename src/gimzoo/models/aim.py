@@ -52,6 +52,7 @@ class AIM(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        compile: bool = False,
     ):
         """
         Args:
@@ -64,7 +65,7 @@ class AIM(TwoPlayerModel):
             critic_spectral_norm: spectral normalisation of every critic layer (MPCC's BigGAN critic has it).
             Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         if type(self).__init__ is AIM.__init__:  # a subclass with a signature of its own (MPCC) saves its own
             self.save_hyperparameters()
         if loss not in GAN_LOSSES:

@@ -55,6 +55,7 @@ class AVB(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        compile: bool = False,
     ):
         """
         Args:
@@ -63,7 +64,7 @@ class AVB(TwoPlayerModel):
             n_moment_samples: draws of q(z|x) per x that estimate those moments.
             Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
         self.init_output_bias, self.adaptive_contrast, self.n_moment_samples = (init_output_bias, adaptive_contrast,
                                                                                 n_moment_samples)

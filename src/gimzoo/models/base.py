@@ -15,6 +15,7 @@ The public API (``encode``, ``decode``, ``sample``, ``reconstruct``) takes and r
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -71,6 +72,12 @@ def check_hyperparameters(hparams: Mapping[str, Any], model: str = "model") -> N
             raise ValueError(f"{model}: every entry of {k} must be an integer > 0, got {list(v)!r}")
 
 
+@functools.cache
+def compiled(function):
+    """``torch.compile(function)``, made once per function (an unbound method shared by every instance)."""
+    return torch.compile(function)
+
+
 class GenerativeInferenceModel(L.LightningModule):
     """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
 
@@ -84,10 +91,13 @@ class GenerativeInferenceModel(L.LightningModule):
     #: backward, which plain DDP refuses)
     ddp_strategy: str = "ddp"
 
-    def __init__(self, data_shape: Sequence[int]):
+    def __init__(self, data_shape: Sequence[int], compile: bool = False):
         """Checks the init arguments of the whole constructor chain (:func:`check_hyperparameters`), so a bad size,
-        width, step count or learning rate is refused before any network is built."""
+        width, step count or learning rate is refused before any network is built.
+
+        ``compile``: training runs the model's terms through ``torch.compile`` (see :meth:`training_terms`)."""
         super().__init__()
+        self.compile_terms = bool(compile)
         arguments: dict[str, Any] = {}
         for level in collect_init_args(inspect.currentframe(), [], classes=(GenerativeInferenceModel,)):
             arguments |= level  # the most specific class's arguments last, as save_hyperparameters collects them
@@ -203,6 +213,19 @@ class GenerativeInferenceModel(L.LightningModule):
         self._require_code("sample a cluster")
         return self.decode(self.prior.sample(len(y), generator=generator, y=y.to(self.device)))
 
+    # -- the training terms, eager or compiled -----------------------------------------------------
+    def training_terms(self, name: str):
+        """The method ``name`` (``terms``, ``critic_terms``, ``model_terms``) as the training step calls it: with
+        ``compile=True``, ``torch.compile`` of the whole term computation (networks, sampling and the terms' arithmetic
+        in one graph: on a 2-core CPU this measured faster than compiling the networks alone; README, Speed).
+
+        The compiled function is made once per class and takes the model as an argument, so nothing is stored on the
+        module: its state dict, checkpoints, resume, deep copies (weight averaging) and DDP wrapping are those of the
+        eager model, and evaluation runs eager."""
+        if not self.compile_terms:
+            return getattr(self, name)
+        return functools.partial(compiled(getattr(type(self), name)), self)
+
     # -- logging --------------------------------------------------------------------------------
     def log_terms(self, stage: str, terms: dict[str, torch.Tensor]) -> None:
         """Log every term as ``<stage>/<name>``: per step in training, as epoch means otherwise."""
@@ -301,8 +324,8 @@ class SingleOptimizerModel(GenerativeInferenceModel):
     quantities logged but not optimised (e.g. the negative ELBO of a beta-VAE).
     """
 
-    def __init__(self, data_shape: Sequence[int], lr: float, betas: Sequence[float]):
-        super().__init__(data_shape)
+    def __init__(self, data_shape: Sequence[int], lr: float, betas: Sequence[float], compile: bool = False):
+        super().__init__(data_shape, compile)
         self.lr, self.betas = lr, tuple(betas)
 
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -321,7 +344,7 @@ class SingleOptimizerModel(GenerativeInferenceModel):
         return {**terms, **self.monitors(terms), "loss": loss}
 
     def training_step(self, batch, batch_idx):
-        terms = self.terms(self.to_internal(batch[0]))
+        terms = self.training_terms("terms")(self.to_internal(batch[0]))
         loss = self.loss(terms)
         check_finite(terms, loss, self.global_step)
         if self.logs_this_step():
@@ -352,10 +375,11 @@ class TwoPlayerModel(GenerativeInferenceModel):
     LR_DECAYS = ("constant", "linear")
 
     def __init__(self, data_shape: Sequence[int], lr: float, lr_critic: float, betas: Sequence[float],
-                 betas_critic: Sequence[float], critic_steps: int = 1, lr_decay: str = "constant"):
+                 betas_critic: Sequence[float], critic_steps: int = 1, lr_decay: str = "constant",
+                 compile: bool = False):
         """``lr_decay``: ``"constant"`` or ``"linear"`` (every learning rate falls linearly from its value to
         zero over the run: the trainer's ``max_epochs`` or ``max_steps``, whichever ends it first)."""
-        super().__init__(data_shape)
+        super().__init__(data_shape, compile)
         if lr_decay not in self.LR_DECAYS:
             raise ValueError(f"unknown lr_decay {lr_decay!r}; known: {', '.join(self.LR_DECAYS)}")
         self.lr_decay = lr_decay
@@ -430,12 +454,12 @@ class TwoPlayerModel(GenerativeInferenceModel):
         opt_model, opt_critic = optimizers = self.optimizers()
         self._set_learning_rates(optimizers)
         x = self.to_internal(batch[0])
-        c_terms = self.critic_terms(x)
+        c_terms = self.training_terms("critic_terms")(x)
         c_loss = self._player_step(opt_critic, c_terms, self.critic_weights(), "critic")
         self.critic_updates += 1
         logged = {f"critic_{k}": v for k, v in c_terms.items()} | {"critic_loss": c_loss}
         if self.critic_updates % self.critic_steps == 0:
-            m_terms = self.model_terms(x)
+            m_terms = self.training_terms("model_terms")(x)
             loss = self._player_step(opt_model, m_terms, self.model_weights(), "model")
             logged |= m_terms | {"loss": loss}
         if self.logs_this_step():

@@ -66,6 +66,7 @@ class BiGAN(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        compile: bool = False,
     ):
         """
         Args:
@@ -87,7 +88,7 @@ class BiGAN(TwoPlayerModel):
             critic_spectral_norm: spectral normalisation of every critic layer (BigBiGAN's, after BigGAN).
             Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, encoder,
                                                  generator, batchnorm, encoder_hidden)

@@ -71,6 +71,7 @@ class InfoGAN(TwoPlayerModel):
         lam_ramp: float = 0.5,
         q_rotation: float = 0.0,
         q_shift: float = 0.0,
+        compile: bool = False,
     ):
         """
         Args:
@@ -93,7 +94,7 @@ class InfoGAN(TwoPlayerModel):
                 q_rotation degrees and shifted by up to q_shift pixels (not in the paper; 0: the image itself).
                 The code must then survive a small rotation, so it cannot be carried by slant alone.
         """
-        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay)
+        super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
         if not 0 < lam_ramp <= 1:
             raise ValueError(f"lam_ramp is a fraction of the run in (0, 1], got {lam_ramp}")

@@ -43,11 +43,12 @@ class InfoVAE(VAE):
         init_output_bias: bool = True,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
+        compile: bool = False,
     ):
         """As :class:`~gimzoo.models.vae.VAE`, plus ``alpha`` and ``lam`` (lambda) of the objective above
         and the MMD ``kernel`` (``"rbf"`` or ``"imq"``, see :mod:`gimzoo.objectives.mmd`)."""
         super().__init__(data_shape, latent_dim, arch, hidden, activation, likelihood, 1.0 - alpha,
-                         init_output_bias, lr, betas)
+                         init_output_bias, lr, betas, compile=compile)
         self.save_hyperparameters(ignore=["beta"])  # beta = 1 - alpha here, not an argument of its own
         self.alpha, self.lam, self.kernel = alpha, lam, kernel
 

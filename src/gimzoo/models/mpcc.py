@@ -58,6 +58,7 @@ class MPCC(AIM):
         betas_critic: Sequence[float] = (0.0, 0.999),
         critic_steps: int = 4,
         lr_decay: str = "constant",
+        compile: bool = False,
     ):
         """
         Args:
@@ -70,7 +71,7 @@ class MPCC(AIM):
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
                          batchnorm, "hinge", latent_weight, False, critic_spectral_norm, lr, lr_critic, betas,
-                         betas_critic, critic_steps, lr_decay)
+                         betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
         self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)

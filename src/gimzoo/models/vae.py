@@ -39,6 +39,7 @@ class VAE(SingleOptimizerModel):
         init_output_bias: bool = True,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
+        compile: bool = False,
     ):
         """
         Args:
@@ -51,8 +52,9 @@ class VAE(SingleOptimizerModel):
             beta: weight of the KL term (1: VAE, >1: beta-VAE).
             init_output_bias: start p(x|z) at the mean training image (see ``on_fit_start``).
             lr, betas: Adam settings.
+            compile: train with ``torch.compile`` of the terms (``GenerativeInferenceModel.training_terms``).
         """
-        super().__init__(data_shape, lr, betas)
+        super().__init__(data_shape, lr, betas, compile=compile)
         self.save_hyperparameters()
         self.beta, self.init_output_bias = beta, init_output_bias
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation, "gaussian", likelihood)

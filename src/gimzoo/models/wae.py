@@ -47,6 +47,7 @@ class WAE(SingleOptimizerModel):
         init_output_bias: bool = True,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.5, 0.999),
+        compile: bool = False,
     ):
         """
         Args:
@@ -57,7 +58,7 @@ class WAE(SingleOptimizerModel):
             cost_scale: c(x, y) = cost_scale * ||x - y||^2 (0.05 in the official code).
             Other arguments as :class:`~gimzoo.models.vae.VAE`.
         """
-        super().__init__(data_shape, lr, betas)
+        super().__init__(data_shape, lr, betas, compile=compile)
         self.save_hyperparameters()
         self.lam, self.kernel, self.cost_scale, self.init_output_bias = lam, kernel, cost_scale, init_output_bias
         self.encoder, self.decoder = autoencoder(self.data_shape, latent_dim, arch, hidden, activation,
