@@ -129,3 +129,21 @@ def test_pca_baseline_is_exact_on_low_rank_data_and_evaluates_like_a_model():
                    n=50, probe=False)
     m = out["metrics"]
     assert m["recon_mse"] > 0 and 0 <= m["knn1_accuracy"] <= 1 and m["rec_nll"] is None and m["iwae_nll"] is None
+
+
+def test_eval_profile_times_every_part_and_leaves_the_model_as_it_was(capsys, monkeypatch, tmp_path):
+    """gimzoo eval --profile: the seconds of each part, which add up to the whole; the weights' layout (channels-last
+    during the evaluation) is restored after it."""
+    from gimzoo.cli import report
+
+    model = gimzoo.create("vae", arch="conv", hidden=(8, 16), latent_dim=4).eval()
+    layouts = {n: p.stride() for n, p in model.named_parameters()}
+    data = RandomImages(n_train=300, n_test=200, val_size=50)
+    result = evaluate(model, data, n=200, iwae_k=4)
+    assert {n: p.stride() for n, p in model.named_parameters()} == layouts
+    parts = result["profile"]
+    assert {"codes", "mmd", "training codes", "k-NN", "probe", "scorecard", "iwae"} <= set(parts)
+    assert all(v >= 0 for v in parts.values()) and sum(parts.values()) <= result["seconds"] + 0.1
+    report(result, profile=True)
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("# profile (seconds): "))
+    assert "iwae" in line and "; other" in line

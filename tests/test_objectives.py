@@ -86,6 +86,16 @@ def test_mmd_chunking_and_biased_form_agree_with_the_definition():
         mmd(x, torch.randn(5, 4))
 
 
+def test_mmd_of_many_codes_keeps_the_small_difference_float32_sums_lose():
+    """MMD^2 of 10^4 codes is a difference of sums of 10^8 kernel values: the sums run in float64, so float32 codes
+    give the float64 computation's value (summed in float32 it was 30 % off)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(10_000, 20, generator=g), torch.randn(10_000, 20, generator=g)
+    value, exact = mmd(x, y, "imq"), mmd(x.double(), y.double(), "imq")
+    assert value.dtype == torch.float32 and exact.dtype == torch.float64
+    assert abs(float(value) - float(exact)) < 1e-3 * abs(float(exact))
+
+
 def test_gan_losses():
     big = torch.full((10,), 30.0)
     assert critic_loss(big, -big) < 1e-6  # a perfect critic pays nothing

@@ -72,6 +72,24 @@ def test_reference_statistics_are_cached_under_the_extractor_hash(tmp_path):
     assert sample_quality(fake, real, "mnist", real_key="strokes-300")["fid_lenet"] == pytest.approx(first["fid_lenet"])
 
 
+def test_sample_quality_is_torch_fidelitys_calculate_metrics_step_by_step():
+    """The steps run one by one (to time them apart) give exactly what one calculate_metrics call gives."""
+    import torch_fidelity
+
+    from gimzoo.metrics.quality import Profile, _Uint8Images, register_fidelity_extractor
+
+    real, fake = strokes(400, 0), (strokes(400, 1) + 0.3 * torch.rand(400, 1, 28, 28)).clamp(0, 1)
+    profile = Profile()
+    ours = sample_quality(fake, real, "mnist", profile=profile)
+    theirs = torch_fidelity.calculate_metrics(
+        input1=_Uint8Images(fake), input2=_Uint8Images(real), fid=True, kid=True, prc=True, cuda=False,
+        feature_extractor=register_fidelity_extractor("mnist"), verbose=False, kid_subset_size=400, prc_neighborhood=3)
+    assert ours["fid_lenet"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
+    assert ours["kid_lenet"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4, abs=1e-6)
+    assert (ours["precision_lenet"], ours["recall_lenet"]) == (theirs["precision"], theirs["recall"])
+    assert set(profile.seconds) == {"reference statistics", "features", "fid, kid, precision/recall"}
+
+
 def test_torchmetrics_metric_agrees_with_torch_fidelity():
     real, fake = strokes(500, 0), (strokes(500, 1) + 0.2 * torch.rand(500, 1, 28, 28)).clamp(0, 1)
     metric = fid_lenet_metric("mnist")

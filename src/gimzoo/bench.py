@@ -43,9 +43,11 @@ class StepTimer(L.Callback):
 
     def __init__(self, warmup: int, steps: int, min_seconds: float = 0.0):
         self.warmup, self.steps, self.min_seconds = warmup, steps, min_seconds
-        self.t0, self.t1, self.done, self.timed = None, None, 0, 0
+        self.start, self.t0, self.t1, self.done, self.timed = None, None, None, 0, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.done == 0:
+            self.start = time.perf_counter()
         if self.done == self.warmup:
             self.t0 = time.perf_counter()
 
@@ -58,14 +60,20 @@ class StepTimer(L.Callback):
                 self.t1, trainer.should_stop = now, True
 
 
-def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
-                      min_seconds: float = 0.0) -> float:
+def gimzoo_run(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
+               min_seconds: float = 0.0) -> tuple[float, float]:
+    """(samples/s after the warm-up, seconds of the warm-up steps: with --model.compile, they hold the compiling)."""
     # the timer stops the run; a finite max_steps far beyond it keeps a learning-rate schedule (lr_decay) defined
     cli = build(config, *QUIET, *overrides, f"--trainer.max_steps={10**12}", "--trainer.max_epochs=-1")
     timer = StepTimer(warmup, steps, min_seconds)
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    return timer.timed * cli.datamodule.batch_size / (timer.t1 - timer.t0)
+    return timer.timed * cli.datamodule.batch_size / (timer.t1 - timer.t0), timer.t0 - timer.start
+
+
+def gimzoo_throughput(config: str, warmup: int, steps: int, overrides: tuple[str, ...] = (),
+                      min_seconds: float = 0.0) -> float:
+    return gimzoo_run(config, warmup, steps, overrides, min_seconds)[0]
 
 
 class Mixed:
@@ -195,23 +203,52 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: the sides that ``bench_config`` times, each a set of overrides of the config
+SIDES = {"gimzoo": (), "compiled": ("--model.compile=true",)}
+
+
 def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds: float = 0.0,
-                 precision: str | None = None) -> dict:
+                 precision: str | None = None, compiled: bool = True) -> dict:
+    """The plain loop, gimzoo (eager) and gimzoo with ``--model.compile true``, interleaved ``repeats`` times.
+    ``compile_seconds``: the compiled side's warm-up time less the eager side's (median over repeats; each repeat
+    builds a new model, and torch.compile compiles it anew)."""
     L.seed_everything(0, verbose=False)
     overrides = (f"--trainer.precision={precision}",) if precision else ()
-    runs: dict[str, list[float]] = {"plain": [], "gimzoo": []}
+    sides = SIDES if compiled else {"gimzoo": ()}
+    runs: dict[str, list[float]] = {"plain": [], **{k: [] for k in sides}}
+    warm: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit both sides alike
         runs["plain"].append(plain_throughput(config, warmup, steps, overrides, min_seconds))
-        runs["gimzoo"].append(gimzoo_throughput(config, warmup, steps, overrides, min_seconds))
+        for side, extra in sides.items():
+            speed, seconds = gimzoo_run(config, warmup, steps, (*overrides, *extra), min_seconds)
+            runs[side].append(speed)
+            warm[side].append(seconds)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    return {
+    result = {
         "config": config, "steps": steps, "min_seconds": min_seconds, "warmup": warmup, "repeats": repeats,
         "precision": str(build(config, *QUIET, *overrides).trainer.precision),
         "plain_samples_per_s": med["plain"], "gimzoo_samples_per_s": med["gimzoo"],
         "ratio": med["gimzoo"] / med["plain"], "data_pipeline_samples_per_s": data_throughput(config),
-        "peak_memory_mb": peak_memory_mb(), "all_runs": runs, "torch": torch.__version__,
+        "peak_memory_mb": peak_memory_mb(), "all_runs": runs, "warmup_seconds": warm, "torch": torch.__version__,
         "lightning": L.__version__, "threads": torch.get_num_threads(), "machine": f"{cpu_name()}, {os.cpu_count()} cores",
     }
+    if compiled:
+        result |= {"compiled_samples_per_s": med["compiled"], "compiled_ratio": med["compiled"] / med["plain"],
+                   "compile_seconds": statistics.median(c - e for c, e in zip(warm["compiled"], warm["gimzoo"]))}
+    return result
+
+
+def bench_precisions(config: str, precisions: list[str], warmup: int, steps: int, repeats: int,
+                     min_seconds: float = 0.0) -> dict:
+    """gimzoo's samples/s at each precision, interleaved ``repeats`` times in one process (the ratio is only
+    meaningful side by side, on one machine)."""
+    runs: dict[str, list[float]] = {p: [] for p in precisions}
+    for _ in range(repeats):
+        for p in precisions:
+            runs[p].append(gimzoo_throughput(config, warmup, steps, (f"--trainer.precision={p}",), min_seconds))
+    med = {p: statistics.median(v) for p, v in runs.items()}
+    return {"config": config, "samples_per_s": med, "ratio_to_first": {p: med[p] / med[precisions[0]] for p in med},
+            "all_runs": runs, "machine": f"{cpu_name()}, {os.cpu_count()} cores", "threads": torch.get_num_threads()}
 
 
 def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precision: str | None = None,
@@ -224,8 +261,9 @@ def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precisi
     from .registry import list_models
 
     results = []
-    print(f"| model | plain loop (samples/s) | gimzoo (samples/s) | ratio | peak memory (MB) | data pipeline (samples/s) |")
-    print("|---|---|---|---|---|---|")
+    print("| model | plain loop (samples/s) | gimzoo eager (samples/s) | ratio | gimzoo compiled (samples/s) | ratio | "
+          "compile (s) | peak memory (MB) | data pipeline (samples/s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in list_models():
         config = os.path.join(config_dir, f"{name}-mnist.yaml")
         if not os.path.exists(config):
@@ -237,6 +275,7 @@ def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precisi
             r = json.load(open(f.name))
         results.append(r)
         print(f"| `{name}` | {r['plain_samples_per_s']:,.0f} | {r['gimzoo_samples_per_s']:,.0f} | {r['ratio']:.3f} | "
+              f"{r['compiled_samples_per_s']:,.0f} | {r['compiled_ratio']:.3f} | {r['compile_seconds']:.1f} | "
               f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
     if results:
         print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {results[0]['precision']}, "
@@ -256,22 +295,40 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     ap.add_argument("--repeats", type=int, default=None, help="interleaved runs (default 5; 3 with --all)")
     ap.add_argument("--precision", default=None, help="the Trainer's precision for both sides, e.g. bf16-mixed "
                     "(default: the config's)")
+    ap.add_argument("--precisions", nargs="+", default=None, help="instead: gimzoo at each of these precisions, side "
+                    "by side (e.g. --precisions 32-true bf16-mixed), and their ratio to the first")
+    ap.add_argument("--no_compile", action="store_true", help="skip the --model.compile side")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
+    if a.precisions:
+        result = bench_precisions(a.config, a.precisions, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds)
+        print(f"config {a.config}: gimzoo samples/s by precision, median of {a.repeats or 5} interleaved runs, "
+              f"{result['threads']} threads, {result['machine']}")
+        for p in a.precisions:
+            print(f"  {p:>12}: {result['samples_per_s'][p]:10.0f} samples/s  ratio to {a.precisions[0]}: "
+                  f"{result['ratio_to_first'][p]:.3f}")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return result
     if a.all:
         results = bench_all(a.warmup, a.steps or 200, a.repeats or 3, a.min_seconds, a.precision)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=2)
         return results
-    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds, a.precision)
+    result = bench_config(a.config, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds, a.precision,
+                          compiled=not a.no_compile)
     if not a.quiet:
         print(f"config {a.config}: {result['steps']} steps after {a.warmup} warm-up, median of {result['repeats']}, "
               f"precision {result['precision']}, {result['threads']} threads, {result['machine']}")
         print(f"  plain PyTorch loop : {result['plain_samples_per_s']:10.0f} samples/s")
         print(f"  gimzoo (Lightning) : {result['gimzoo_samples_per_s']:10.0f} samples/s")
         print(f"  ratio gimzoo/plain : {result['ratio']:10.3f}")
+        if not a.no_compile:
+            print(f"  gimzoo compiled    : {result['compiled_samples_per_s']:10.0f} samples/s "
+                  f"(ratio {result['compiled_ratio']:.3f}, compiling {result['compile_seconds']:.1f} s)")
         print(f"  data pipeline alone: {result['data_pipeline_samples_per_s']:10.0f} samples/s")
         print(f"  peak memory        : {result['peak_memory_mb']:10.0f} MB")
     if a.json:

@@ -3,7 +3,7 @@
 * ``gimzoo fit|validate|test --config zoo_configs/vae-mnist.yaml [--model.lr 1e-4] [--trainer.precision bf16-mixed]``:
   LightningCLI; any model, data or trainer argument can be overridden, ``--print_config`` prints the result.
 * ``gimzoo list``: registered models, datasets, configs in ``zoo_configs/`` and pretrained checkpoints.
-* ``gimzoo eval NAME_OR_CKPT [--n 10000] [--split test] [--json out.json]``: every metric of
+* ``gimzoo eval NAME_OR_CKPT [--n 10000] [--split test] [--json out.json] [--profile]``: every metric of
   :func:`gimzoo.metrics.evaluate.evaluate` for a pretrained name or a run's ``.ckpt``, printed as a table.
 * ``gimzoo publish RUN.ckpt --name NAME``: strip, evaluate and add a run to ``checkpoints/`` (see :mod:`gimzoo.hub`);
   ``gimzoo table``: the Markdown table of published checkpoints and their metrics (the README's);
@@ -215,19 +215,25 @@ def eval_main(argv: list[str]) -> dict:
     p.add_argument("--iwae_k", type=int, default=100, help="importance samples of the IWAE bound")
     p.add_argument("--no_probe", action="store_true", help="skip the linear probe (the slowest representation metric)")
     p.add_argument("--inception_weights", help="a local InceptionV3 weights file (torch-fidelity's) for fid_inception")
+    p.add_argument("--profile", action="store_true", help="also print the seconds of each part of the evaluation")
     p.add_argument("--json", help="also write the result to this JSON file")
     a = p.parse_args(argv)
     model, datamodule = load_for_eval(a.name_or_path, a.config)
     result = {"name": a.name_or_path} | evaluate(model, datamodule, n=a.n, split=a.split, seed=a.seed,
                                                    iwae_k=a.iwae_k, probe=not a.no_probe,
                                                    inception_weights=a.inception_weights)
-    return report(result, a.json)
+    return report(result, a.json, profile=a.profile)
 
 
-def report(result: dict, json_path: str | None = None) -> dict:
-    """Print an evaluation (the table, its protocol, its time) and write it to ``json_path`` if given."""
+def report(result: dict, json_path: str | None = None, profile: bool = False) -> dict:
+    """Print an evaluation (the table, its protocol, its time, with ``profile`` the seconds of each part) and write it
+    to ``json_path`` if given."""
     print(format_table(result["metrics"]))
     print(f"# protocol: {json.dumps(result['protocol'])}")
+    if profile:
+        parts = sorted(result["profile"].items(), key=lambda kv: -kv[1])
+        print("# profile (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in parts)
+              + f"; other {result['seconds'] - sum(result['profile'].values()):.1f}")
     print(f"# {result['seconds']} s")
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1) + "\n")

@@ -23,7 +23,7 @@ def _check(train_z, train_y, test_z, test_y) -> None:
 
 @torch.no_grad()
 def knn_accuracy(train_z: torch.Tensor, train_y: torch.Tensor, test_z: torch.Tensor, test_y: torch.Tensor,
-                 k: int = 1, metric: str = "euclidean", chunk: int = 1024) -> float:
+                 k: int = 1, metric: str = "euclidean", chunk: int = 128) -> float:
     """Accuracy of k-NN classification of ``test_z`` by the labelled ``train_z``."""
     _check(train_z, train_y, test_z, test_y)
     if metric not in ("euclidean", "cosine"):
