@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import gimzoo
 from gimzoo import hub
@@ -110,9 +111,216 @@ def test_load_never_unpickles_and_names_the_known_models(tmp_path):
         hub.load("wae-mnsit", checkpoint_dir=tmp_path)
 
 
-def test_manifest_configs_only_build_gimzoo_classes():
-    with pytest.raises(ValueError, match="only gimzoo classes"):
-        hub.build_from_config({"model": {"class_path": "os.system"}, "data": {"class_path": "gimzoo.data.MNIST"}})
+GOOD_DATA = {"class_path": "gimzoo.data.RandomImages", "init_args": {"n_train": 64}}
+GOOD_MODEL = {"class_path": "gimzoo.models.VAE", "init_args": {"latent_dim": 2, "hidden": [8]}}
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"model": {"class_path": "os.system", "init_args": {"command": "echo hi"}}, "data": GOOD_DATA},
+     "refusing to build 'os.system'"),
+    ({"model": {"class_path": "gimzoo.hub.publish"}, "data": GOOD_DATA}, "refusing to build 'gimzoo.hub.publish'"),
+    ({"model": {"class_path": "gimzoo.models.base.GenerativeInferenceModel"}, "data": GOOD_DATA}, "refusing to build"),
+    ({"model": GOOD_MODEL, "data": {"class_path": "gimzoo.data.get_datamodule"}}, "only gimzoo's datamodules"),
+    ({"model": GOOD_MODEL, "data": {"class_path": "builtins.eval", "init_args": {"source": "1"}}}, "refusing"),
+    ({"model": {"class_path": "gimzoo.models.VAE", "init_args": {"latent_dim": 2, "evil": 1}}, "data": GOOD_DATA},
+     r"takes no argument\(s\) \['evil'\]"),
+    ({"model": {"class_path": "gimzoo.models.VAE", "init_args": {"hidden": {"class_path": "os.system"}}},
+      "data": GOOD_DATA}, r"\['hidden'\] must be plain values"),
+    ({"model": GOOD_MODEL}, "needs a model and a data section"),
+])
+def test_configs_build_only_registered_zoo_classes_with_checked_arguments(config, message, monkeypatch):
+    """A config from a manifest or a hub repo names only zoo classes with plain arguments of their signature;
+    anything else is refused before a single class is called."""
+    import os
+
+    from gimzoo.data import RandomImages
+
+    called = []
+    monkeypatch.setattr(os, "system", lambda *a: called.append(a))
+    import functools
+
+    monkeypatch.setattr(RandomImages, "__init__", functools.wraps(RandomImages.__init__)(lambda *a, **k: called.append(a)))
+    with pytest.raises(hub.UnsafeConfigError, match=message):
+        hub.build_from_config(config)
+    assert called == []
+
+
+def test_zoo_configs_build_through_the_checked_builder():
+    model, data = hub.build_from_config({"model": GOOD_MODEL, "data": GOOD_DATA})
+    assert model.prior.latent_dim == 2 and data.name == "random"
+    for cfg in CONFIG_DIR.glob("*.yaml"):  # every recipe of the zoo passes the checks
+        spec = yaml.safe_load(cfg.read_text())
+        hub._checked(spec["model"], "model"), hub._checked(spec["data"], "datamodule")
+
+
+def _record_many(args):
+    folder, prefix = args
+    for i in range(25):
+        hub.record(f"{prefix}-{i}", {"file": f"{prefix}-{i}.safetensors"}, Path(folder))
+
+
+def test_concurrent_publishes_keep_every_entry(tmp_path):
+    """Two processes writing the same manifest at once (two `gimzoo publish` in two terminals) keep all entries."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_record_many, [(str(tmp_path), "a"), (str(tmp_path), "b")])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(manifest) == sorted(f"{p}-{i}" for p in "ab" for i in range(25))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]  # no lock or temporary file left
+
+
+class FakeHub:
+    """The Hugging Face Hub as a folder: ``HfApi`` uploads into ``root/<repo_id>/``, ``hf_hub_download`` copies into
+    a cache folder and, under ``HF_HUB_OFFLINE=1``, reads only that cache (as huggingface_hub does)."""
+
+    def __init__(self, root: Path):
+        self.root, self.cache, self.downloads = root / "hub", root / "hf-cache", []
+
+    # HfApi
+    def create_repo(self, repo_id, exist_ok=False, private=None):
+        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+
+    def upload_folder(self, repo_id, folder_path, commit_message=None):
+        import shutil
+
+        shutil.copytree(folder_path, self.root / repo_id, dirs_exist_ok=True)
+
+    # hf_hub_download
+    def hf_hub_download(self, repo_id, filename, revision=None, **kwargs):
+        import os
+        import shutil
+
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+        cached = self.cache / repo_id / filename
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            if not cached.exists():
+                raise LocalEntryNotFoundError(f"{repo_id}/{filename} is not in the cache and HF_HUB_OFFLINE is set")
+            return str(cached)
+        if not (self.root / repo_id / filename).exists():
+            raise EntryNotFoundError(f"{filename} not found in {repo_id}")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.root / repo_id / filename, cached)
+        self.downloads.append(filename)
+        return str(cached)
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    fake = FakeHub(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake.hf_hub_download)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return fake
+
+
+def test_push_then_load_and_eval_from_the_hub(tiny_run, tmp_path, fake_hub, capsys):
+    from gimzoo.cli import run as cli_run
+    from gimzoo.modelcard import push
+
+    ckpt, trained = tiny_run
+    published = tmp_path / "published"
+    entry = hub.publish(ckpt, "tiny-vae", checkpoint_dir=published, n=60)
+    push("tiny-vae", "me/tiny-vae", checkpoint_dir=published, api=fake_hub)
+    repo = fake_hub.root / "me" / "tiny-vae"
+    assert sorted(p.name for p in repo.iterdir()) == sorted(
+        ["tiny-vae.safetensors", "config.yaml", "gimzoo.json", "README.md", "samples.png"])
+    assert json.loads((repo / "gimzoo.json").read_text()) == entry and (repo / "config.yaml").read_text() == entry["config"]
+    card = (repo / "README.md").read_text()
+    for k, v in entry["evaluation"]["metrics"].items():  # every metric, as the manifest has it
+        assert f"| `{k}` | " + ("n/a" if v is None else f"{v:.5g}") + " |" in card
+    assert entry["sha256"] in card and f"{entry['parameters']:,} parameters" in card and "library_name: gimzoo" in card
+    assert "Kingma & Welling" in card and "gimzoo.load(\"hf-hub:me/tiny-vae\")" in card
+    assert hub.read_manifest(published)["tiny-vae"]["hub"] == {"repo_id": "me/tiny-vae", "revision": None}
+
+    model = gimzoo.load("hf-hub:me/tiny-vae")
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model.reconstruct(x), trained.eval().reconstruct(x))
+    cli_run(["eval", "hf-hub:me/tiny-vae", "--n", "40", "--iwae_k", "2"])
+    assert "recon_mse" in capsys.readouterr().out
+
+
+def test_hub_offline_with_a_warm_cache_and_refusals(tiny_run, tmp_path, fake_hub, monkeypatch):
+    import safetensors.torch
+
+    from gimzoo.modelcard import push
+
+    ckpt, _ = tiny_run
+    published = tmp_path / "published"
+    hub.publish(ckpt, "tiny-vae", checkpoint_dir=published, evaluate_model=False)
+    push("tiny-vae", "me/tiny-vae", checkpoint_dir=published, api=fake_hub)
+    gimzoo.load("hf-hub:me/tiny-vae")  # warms the cache
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    gimzoo.load("hf-hub:me/tiny-vae")  # offline: from the cache alone
+    with pytest.raises(Exception, match="not in the cache"):
+        gimzoo.load("hf-hub:me/never-pushed")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+
+    # a tampered download is refused before it is parsed
+    import shutil
+
+    shutil.rmtree(fake_hub.cache)
+    weights = fake_hub.root / "me" / "tiny-vae" / "tiny-vae.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda *a, **k: pytest.fail("parsed a tampered file"))
+    with pytest.raises(hub.ChecksumError, match="refusing to parse it"):
+        gimzoo.load("hf-hub:me/tiny-vae")
+    weights.unlink()  # a missing file names itself
+    shutil.rmtree(fake_hub.cache)
+    with pytest.raises(Exception, match="tiny-vae.safetensors not found"):
+        gimzoo.load("hf-hub:me/tiny-vae")
+    (fake_hub.root / "me" / "tiny-vae" / "gimzoo.json").write_text('{"file": "../../etc/passwd"}')
+    with pytest.raises(ValueError, match="not a gimzoo manifest entry"):
+        gimzoo.load("hf-hub:me/tiny-vae")
+
+
+def test_a_published_name_downloads_from_its_recorded_hub_repo_then_the_mirror(tiny_run, tmp_path, fake_hub,
+                                                                              monkeypatch):
+    """Weights not in checkpoints/ nor the cache come from the entry's Hub repo; failing that, from $GIMZOO_HUB_URL."""
+    from gimzoo.modelcard import push
+
+    ckpt, _ = tiny_run
+    published = tmp_path / "published"
+    entry = hub.publish(ckpt, "tiny-vae", checkpoint_dir=published, evaluate_model=False)
+    push("tiny-vae", "me/tiny-vae", checkpoint_dir=published, api=fake_hub)
+    entry = hub.read_manifest(published)["tiny-vae"]
+    monkeypatch.setattr(hub, "CHECKPOINT_DIR", tmp_path / "empty")
+    monkeypatch.setenv("GIMZOO_HUB_CACHE", str(tmp_path / "cache"))
+    assert hub._fetch(entry).read_bytes() == (published / "tiny-vae.safetensors").read_bytes()
+    assert fake_hub.downloads[-1] == "tiny-vae.safetensors"
+    missing = entry | {"hub": {"repo_id": "me/gone", "revision": None}}
+    with pytest.raises(FileNotFoundError, match="hf-hub:me/gone"):
+        hub._fetch(missing)
+    monkeypatch.setenv("GIMZOO_HUB_URL", (published).as_uri())
+    assert hub._fetch(missing) == tmp_path / "cache" / "tiny-vae.safetensors"
+
+
+def test_the_wheel_knows_the_zoo_outside_the_repository(tmp_path):
+    """Build the wheel, install it into a folder outside the checkout and load a published model from a local
+    mirror of checkpoints/ (file:// URL) into an empty cache."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(root), "-w", str(wheels)], check=True,
+                   capture_output=True, cwd=tmp_path)
+    (wheel,) = wheels.glob("gimzoo-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site), "GIMZOO_HUB_CACHE": str(tmp_path / "cache"),
+           "GIMZOO_HUB_URL": (root / "checkpoints").as_uri()}
+    env.pop("GIMZOO_CHECKPOINTS", None)
+    code = ("import gimzoo; assert gimzoo.__file__.startswith(%r), gimzoo.__file__; "
+            "print(gimzoo.list_pretrained()); print(tuple(gimzoo.load('wae-mnist').sample(4).shape))") % str(site)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert eval(out.stdout.splitlines()[0]) == hub.list_pretrained() and out.stdout.splitlines()[1] == "(4, 1, 28, 28)"
+    assert (tmp_path / "cache" / "wae-mnist.safetensors").is_file()
 
 
 def test_gimzoo_eval_prints_a_table_and_writes_json(tiny_run, tmp_path, capsys):

@@ -6,6 +6,8 @@
 * ``gimzoo eval NAME_OR_CKPT [--n 10000] [--split test] [--json out.json] [--profile]``: every metric of
   :func:`gimzoo.metrics.evaluate.evaluate` for a pretrained name or a run's ``.ckpt``, printed as a table.
 * ``gimzoo publish RUN.ckpt --name NAME``: strip, evaluate and add a run to ``checkpoints/`` (see :mod:`gimzoo.hub`);
+  ``gimzoo push NAME --repo owner/name``: upload it to the Hugging Face Hub with a generated model card
+  (:mod:`gimzoo.modelcard`); ``gimzoo eval hf-hub:owner/name`` and ``gimzoo.load("hf-hub:owner/name")`` read it back;
   ``gimzoo table``: the Markdown table of published checkpoints and their metrics (the README's);
   ``gimzoo figure NAME ... --out F.png``: samples and reconstructions of published models in one picture.
 * ``gimzoo extractor --data mnist``: train the LeNet feature extractor behind ``fid_lenet``;
@@ -183,7 +185,7 @@ def load_for_eval(name_or_path: str, config: str | None = None):
 
     from . import hub
 
-    if name_or_path in hub.list_pretrained():
+    if name_or_path in hub.list_pretrained() or name_or_path.startswith(hub.HF_PREFIX):
         return hub.load(name_or_path), hub.datamodule_of(name_or_path)
     path = Path(name_or_path)
     if path.suffix != ".ckpt" or not path.is_file():
@@ -276,6 +278,21 @@ def publish_main(argv: list[str]) -> dict:
     return entry
 
 
+def push_main(argv: list[str]) -> dict:
+    from .modelcard import push
+
+    p = argparse.ArgumentParser(prog="gimzoo push", description="Upload a published model to the Hugging Face Hub "
+                                "(weights, config.yaml, gimzoo.json and a generated model card).")
+    p.add_argument("name", help="a published name (gimzoo list)")
+    p.add_argument("--repo", required=True, help="the Hub repo, owner/name (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    a = p.parse_args(argv)
+    entry = push(a.name, a.repo, private=a.private or None)
+    print(f"pushed {a.name} to {a.repo}: {entry['file']} sha256 {entry['sha256']}; load it with "
+          f"gimzoo.load(\"hf-hub:{a.repo}\")")
+    return entry
+
+
 def extractor_main(argv: list[str]) -> dict:
     from .metrics.quality import train_lenet
 
@@ -318,7 +335,8 @@ def figure_main(argv: list[str]) -> None:
     main(argv)
 
 
-COMMANDS = {"eval": eval_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main, "extractor": extractor_main}
+COMMANDS = {"eval": eval_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
+            "push": push_main, "extractor": extractor_main}
 
 
 def run(args: list[str] | None = None) -> GimzooCLI | None:
