@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gimzoo.data import (MNIST, DatasetNotFoundError, EpochShuffle, FashionMNIST, Grid25, RandomImages, Ring8,
-                         TensorBatches, data_root, get_datamodule, read_idx)
+                         TensorBatches, data_root, get_datamodule, pixels, read_idx)
 from gimzoo.registry import UnknownNameError
 
 
@@ -87,10 +87,12 @@ def test_mnist_from_a_data_root(tmp_path):
     for stem, n in (("train", 50), ("t10k", 10)):
         write_idx(raw / f"{stem}-images-idx3-ubyte", np.full((n, 28, 28), 255), gz=False)
         write_idx(raw / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10, gz=True)
-    dm = MNIST(data_dir=str(tmp_path), val_size=5, download=False)
+    dm = MNIST(data_dir=str(tmp_path), val_size=5, batch_size=8, download=False)
     dm.setup()
-    x, y = dm.split("train")
-    assert x.shape == (45, 1, 28, 28) and x.dtype == torch.float32 and x.max() == 1.0 and y.dtype == torch.long
+    x, y = dm.split("train")  # stored as uint8, a quarter of float32's memory; batches are floats in [0, 1]
+    assert x.shape == (45, 1, 28, 28) and x.dtype == torch.uint8 and x.max() == 255 and y.dtype == torch.long
+    batch, _ = next(iter(dm.train_dataloader()))
+    assert batch.dtype == torch.float32 and batch.max() == 1.0 and torch.equal(pixels(x), x.float() / 255)
     assert len(dm.split("test")[0]) == 10
 
 
@@ -122,7 +124,7 @@ def test_real_mnist_splits():
     dm = MNIST(download=False)
     dm.setup()
     assert [len(dm.split(s)[0]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
-    x = dm.split("test")[0]
+    x = pixels(dm.split("test")[0])
     assert 0.12 < x.mean() < 0.14 and x.min() == 0 and x.max() == 1
 
 

@@ -157,7 +157,7 @@ def plain_throughput(config: str, warmup: int, steps: int, overrides: tuple[str,
     opts = opts if isinstance(opts, (tuple, list)) else (opts,)
     plain_vae = type(model).__name__ == "VAE" and model.beta == 1.0
     step_fn = vae_step(model, opts[0], mixed) if plain_vae else terms_step(model, opts, mixed)
-    x_all, y_all = dm.split("train")
+    x_all, y_all = dm.split("train")  # as stored; the batches turn uint8 images into floats, as in training
     batches = TensorBatches(x_all, y_all, dm.batch_size, shuffle=True, drop_last=True, seed=dm.seed)
     step, epoch, t0, t1 = 0, 0, None, None
     while t1 is None:

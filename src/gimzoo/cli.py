@@ -243,7 +243,7 @@ def report(result: dict, json_path: str | None = None, profile: bool = False) ->
 
 
 def baseline_main(argv: list[str]) -> dict:
-    from .data import get_datamodule
+    from .data import get_datamodule, pixels
     from .metrics.evaluate import evaluate
     from .models.pca import PCA
 
@@ -256,7 +256,7 @@ def baseline_main(argv: list[str]) -> dict:
     p.add_argument("--json", help="also write the result to this JSON file")
     a = p.parse_args(argv)
     datamodule = get_datamodule(a.data, download=False)
-    model = PCA.fit(datamodule.split("train")[0], a.components)
+    model = PCA.fit(pixels(datamodule.split("train")[0]), a.components)
     result = {"name": f"pca{a.components}-{a.data}"} | evaluate(model, datamodule, n=a.n, seed=a.seed)
     return report(result, a.json)
 

@@ -15,6 +15,8 @@ import argparse
 import torch
 from torchvision.utils import make_grid, save_image
 
+from .data.batches import pixels
+
 
 @torch.no_grad()
 def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0) -> torch.Tensor:
@@ -29,7 +31,7 @@ def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0) -> torch.T
         if len(model.data_shape) == 1:
             rows.append(_points_row(model, dm, seed))
             continue
-        x = dm.split("test")[0][:n]
+        x = pixels(dm.split("test")[0][:n])
         samples = model.sample(n, generator=torch.Generator().manual_seed(seed))
         pairs = torch.stack([x, model.reconstruct(x)], dim=1).flatten(0, 1)  # x_1, recon_1, x_2, recon_2, ...
         rows.append(torch.cat([samples, torch.ones(1, *x.shape[1:]), pairs]))
@@ -46,12 +48,12 @@ def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Ten
     if model.n_clusters is None or len(model.data_shape) != 3:
         raise ValueError(f"--clusters draws image models with a discrete code (InfoGAN, MPCC); {name} is not one")
     x = dm.split("test")[0]
-    assigned = torch.cat([model.cluster(chunk) for chunk in x.split(1000)])
+    assigned = torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)])
     blank = torch.ones(1, *x.shape[1:])
     rows = []
     for y in range(model.n_clusters):
         samples = model.sample_cluster(torch.full((n,), y), generator=torch.Generator().manual_seed(seed))
-        members = x[assigned == y][:n]
+        members = pixels(x[assigned == y][:n])
         rows.append(torch.cat([samples, blank, members, blank.expand(n - len(members), -1, -1, -1)]))
     grid = make_grid(torch.cat(rows), nrow=2 * n + 1, pad_value=1.0)
     save_image(grid, out)
@@ -62,7 +64,7 @@ def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:
     """samples | test points | their reconstructions, as (3, 3, 256, 256) density images on one extent."""
     from .callbacks.grids import scatter_image
 
-    x = dm.split("test")[0][:n]
+    x = pixels(dm.split("test")[0][:n])
     samples = model.sample(n, generator=torch.Generator().manual_seed(seed))
     extent = float(x.abs().max()) * 1.25
     return torch.stack([scatter_image(p, extent=extent).expand(3, -1, -1) for p in (samples, x, model.reconstruct(x))])

@@ -8,6 +8,8 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid, save_image
 
+from ..data.batches import pixels
+
 
 def run_dir(trainer: L.Trainer) -> Path:
     """The folder of this run: <save_dir>/<name>/<version> of the first logger, as Lightning's checkpoints use."""
@@ -95,6 +97,7 @@ class SampleGrids(L.Callback):
         if trainer.datamodule is None or not hasattr(trainer.datamodule, "split"):
             return
         x, y = trainer.datamodule.split("val")
+        x = pixels(x[: max(self.n, 2000)])  # the images of the grids and the codes' map
         out = run_dir(trainer) / "grids"
         out.mkdir(parents=True, exist_ok=True)
         was_training = pl_module.training

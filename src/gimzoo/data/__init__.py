@@ -1,7 +1,7 @@
 """LightningDataModules held in memory: MNIST, Fashion-MNIST, CIFAR-10, 2-D mixtures, random images."""
 from ..registry import unknown
 from .base import DatasetNotFoundError, InMemoryDataModule, data_root
-from .batches import EpochShuffle, TensorBatches
+from .batches import EpochShuffle, TensorBatches, pixel_mean, pixels
 from .images import CIFAR10, MNIST, FashionMNIST, RandomImages, read_idx
 from .toy import GaussianMixture2D, Grid25, Ring8
 
@@ -23,6 +23,6 @@ def get_datamodule(name: str, **kwargs) -> InMemoryDataModule:
 
 __all__ = [
     "DATASETS", "list_datasets", "get_datamodule", "DatasetNotFoundError", "InMemoryDataModule", "data_root",
-    "EpochShuffle", "TensorBatches", "CIFAR10", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
+    "EpochShuffle", "TensorBatches", "pixels", "pixel_mean", "CIFAR10", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
     "GaussianMixture2D", "Grid25", "Ring8",
 ]

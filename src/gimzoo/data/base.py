@@ -8,7 +8,7 @@ from typing import ClassVar
 import lightning as L
 import torch
 
-from .batches import TensorBatches
+from .batches import TensorBatches, pixel_mean, pixels  # noqa: F401  (re-exported)
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -28,9 +28,11 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 class InMemoryDataModule(L.LightningDataModule):
     """Base of every gimzoo datamodule.
 
-    Subclasses set ``name`` and ``data_shape`` and implement ``load(train) -> (x, y)``: x a float32
-    tensor (N, *data_shape) (images in [0, 1]), y an int64 label tensor (N,). The training set is
-    split into train/validation by a permutation seeded by ``seed``; the test set is the official one.
+    Subclasses set ``name`` and ``data_shape`` and implement ``load(train) -> (x, y)``: x a uint8 tensor
+    (N, *data_shape) of images (0-255), or a float32 one (2-D points; images in [0, 1]), y an int64 label tensor
+    (N,). Images stay uint8 in memory (a quarter of float32's size) and become floats in [0, 1] batch by batch
+    (:func:`pixels`): ``split()`` returns them as stored. The training set is split into train/validation by a
+    permutation seeded by ``seed``; the test set is the official one.
     """
 
     name: ClassVar[str]
@@ -65,7 +67,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": self.load(train=False)}
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (x, y) tensors of ``train``, ``val`` or ``test``."""
+        """The (x, y) tensors of ``train``, ``val`` or ``test``, as stored (uint8 images: :func:`pixels` per chunk)."""
         self.setup()
         if name not in self.splits:
             raise ValueError(f"unknown split {name!r}; known: {', '.join(self.splits)}")

@@ -6,6 +6,19 @@ import math
 import torch
 
 
+def pixels(x: torch.Tensor) -> torch.Tensor:
+    """Stored data as the models take it: uint8 images (0-255, how image datamodules keep them) as float32 in
+    [0, 1]; float tensors (2-D points, generated images) as they are. Call it per batch or chunk: a split of a large
+    image folder is a memory map whose float32 copy would not fit in memory."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
+def pixel_mean(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """The mean image of stored data (N, ...), in [0, 1] for images, computed chunk by chunk."""
+    total = sum(pixels(c).double().sum(0) for c in x.split(chunk))
+    return (total / len(x)).float()
+
+
 class EpochShuffle:
     """The index order of one epoch on one rank: a permutation seeded by (seed, epoch), sharded.
 
@@ -36,7 +49,8 @@ class EpochShuffle:
 
 
 class TensorBatches:
-    """An iterable of (x, y) batches over in-memory tensors; what the datamodules return as loaders.
+    """An iterable of (x, y) batches over in-memory (or memory-mapped) tensors; what the datamodules return as
+    loaders. uint8 images become float32 in [0, 1] one batch at a time (:func:`pixels`).
 
     It exposes ``sampler`` (and ``batch_sampler = None``) the way a DataLoader does, so Lightning sets
     the epoch on it; Lightning does not re-wrap it for distributed runs: the sharding is its own.
@@ -77,7 +91,7 @@ class TensorBatches:
             self._served = b + 1
             if contiguous:  # a view, no copy
                 sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
-                yield self.x[sl], self.y[sl]
+                yield pixels(self.x[sl]), self.y[sl]
             else:
                 i = idx[b * self.batch_size:(b + 1) * self.batch_size]
-                yield self.x[i], self.y[i]
+                yield pixels(self.x[i]), self.y[i]

@@ -69,12 +69,12 @@ class IDXDataModule(InMemoryDataModule):
     def load(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         self.prepare_data()
         images, labels = (read_idx(self._find(s)) for s in IDX_FILES[train])
-        x = images.reshape(-1, *self.data_shape).float().div_(255.0)
-        return x, labels.long()
+        return images.reshape(-1, *self.data_shape), labels.long()  # uint8: floats batch by batch
 
 
 class MNIST(IDXDataModule):
-    """MNIST handwritten digits, 1x28x28 in [0, 1]: 55,000 train / 5,000 val / 10,000 test."""
+    """MNIST handwritten digits, 1x28x28 (uint8 in memory, [0, 1] in batches): 55,000 train / 5,000 val / 10,000
+    test."""
 
     name = "mnist"
     torchvision_name = "MNIST"
@@ -114,7 +114,7 @@ class CIFAR10(InMemoryDataModule):
 
     def load(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         ds = self._dataset(train)
-        x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+        x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # uint8: floats batch by batch
         return x, torch.tensor(ds.targets, dtype=torch.long)
 
 

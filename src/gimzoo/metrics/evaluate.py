@@ -22,6 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from ..data.batches import pixels
 from ..objectives import mmd
 from .clustering import clustering_scores
 from .likelihood import iwae_nll, scorecard
@@ -79,7 +80,7 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
     x, y = datamodule.split(split)
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
-    x, y = x[:n].to(device), y[:n]
+    x, y = pixels(x[:n]).to(device), y[:n]
     n = len(x)
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -124,7 +125,7 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
     if representation:
         x_train, y_train = datamodule.split("train")
         with profile("training codes"):
-            z_train = _batched(model.encode, x_train.to(device)).cpu()
+            z_train = _batched(lambda xb: model.encode(pixels(xb).to(device)).cpu(), x_train)
         zc = z.cpu()
         with profile("k-NN"):
             metrics["knn1_accuracy"] = knn_accuracy(z_train, y_train, zc, y, k=1)
@@ -154,7 +155,7 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
 def real_data_floor(datamodule, n: int = 10_000) -> dict:
     """fid_lenet and the other sample-quality figures of the first n training images against the first n test
     images: the best a model can hope for (a perfect model's samples are as far from the test set)."""
-    x_train, x_test = datamodule.split("train")[0][:n], datamodule.split("test")[0][:n]
+    x_train, x_test = pixels(datamodule.split("train")[0][:n]), pixels(datamodule.split("test")[0][:n])
     t0 = time.time()
     metrics = sample_quality(x_train, x_test, datamodule.name, real_key=f"{datamodule.name}-test-{len(x_test)}")
     protocol = {"dataset": datamodule.name, "n": len(x_test), "real": "train[:n] vs test[:n]",

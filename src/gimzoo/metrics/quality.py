@@ -87,11 +87,12 @@ def train_lenet(dataset: str = "mnist", epochs: int = 4, batch_size: int = 128, 
     """Train the extractor of ``dataset`` on its training split (the zoo's 55,000 images, the same split the
     models train on), report test accuracy, write ``lenet-<dataset>.safetensors`` atomically and its entry
     (sha256, accuracy, recipe) into ``extractors.json``. Deterministic for a seed on one machine."""
-    from ..data import get_datamodule
+    from ..data import get_datamodule, pixels
 
     torch.manual_seed(seed)
     dm = get_datamodule(dataset, data_dir=data_dir, download=False)
     (x, y), (x_test, y_test) = dm.split("train"), dm.split("test")
+    x, x_test = pixels(x), pixels(x_test)
     net, g = LeNet(), torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr)
     steps = epochs * (len(x) // batch_size)

@@ -27,6 +27,7 @@ from lightning.pytorch.utilities.parsing import collect_init_args
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.batches import pixel_mean
 from ..nets import DecoderBody, EncoderBody, make_decoder, make_encoder
 from ..objectives import mmd, reconstruction_nll, squared_error
 
@@ -111,7 +112,7 @@ class GenerativeInferenceModel(L.LightningModule):
         dm = self.trainer.datamodule
         resuming = self.trainer.ckpt_path is not None  # on_fit_start runs before the loops restore global_step
         if self.init_output_bias and not resuming and self.global_step == 0 and hasattr(dm, "split"):
-            self.decoder.init_output_bias(self.to_internal(dm.split("train")[0].mean(0)).to(self.device))
+            self.decoder.init_output_bias(self.to_internal(pixel_mean(dm.split("train")[0])).to(self.device))
 
     # -- resume: the random streams continue where the checkpoint left them ------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
