@@ -293,6 +293,20 @@ def push_main(argv: list[str]) -> dict:
     return entry
 
 
+def export_main(argv: list[str]) -> None:
+    from .data import get_datamodule
+    from .data.folder import export_images
+
+    p = argparse.ArgumentParser(prog="gimzoo export", description="Write a dataset's images as PNG files in class "
+                                "subfolders (<out>/<label>/<index>.png), a folder for gimzoo.data.ImageFolder.")
+    p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist", "cifar10"])
+    p.add_argument("--split", default="train", choices=["train", "val", "test"])
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    n = export_images(get_datamodule(a.data, download=False), a.split, a.out)
+    print(f"wrote {n} PNG files of {a.data} ({a.split}) to {a.out}/<label>/")
+
+
 def extractor_main(argv: list[str]) -> dict:
     from .metrics.quality import train_lenet
 
@@ -336,7 +350,7 @@ def figure_main(argv: list[str]) -> None:
 
 
 COMMANDS = {"eval": eval_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
-            "push": push_main, "extractor": extractor_main}
+            "push": push_main, "export": export_main, "extractor": extractor_main}
 
 
 def run(args: list[str] | None = None) -> GimzooCLI | None:

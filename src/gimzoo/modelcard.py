@@ -61,7 +61,7 @@ def model_card(name: str, entry: dict, repo_id: str, model) -> str:
     lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "",
              f"# {name}", "",
              f"`{', '.join(names) or cls.__name__}` (`{entry['model']}`) trained on `{entry['dataset']}` with "
-             f"[gimzoo](https://pypi.org/project/gimzoo/), a zoo of generative-inference models: each pairs p(x, z) = "
+             f"gimzoo, a PyTorch Lightning zoo of generative-inference models: each pairs p(x, z) = "
              "p(z) p(x|z) with q(x, z) = q(x) q(z|x) and is one way of matching the two joints.", "",
              "![samples of p(x), seed 0](samples.png)", "",
              "## Use", "", "```python", "import gimzoo", "",

@@ -2,11 +2,12 @@
 from ..registry import unknown
 from .base import DatasetNotFoundError, InMemoryDataModule, data_root
 from .batches import EpochShuffle, TensorBatches, pixel_mean, pixels
+from .folder import ImageFolder
 from .images import CIFAR10, MNIST, FashionMNIST, RandomImages, read_idx
 from .toy import GaussianMixture2D, Grid25, Ring8
 
 DATASETS: dict[str, type[InMemoryDataModule]] = {
-    cls.name: cls for cls in (MNIST, FashionMNIST, CIFAR10, Ring8, Grid25, RandomImages)
+    cls.name: cls for cls in (MNIST, FashionMNIST, CIFAR10, Ring8, Grid25, RandomImages, ImageFolder)
 }
 
 
@@ -23,6 +24,6 @@ def get_datamodule(name: str, **kwargs) -> InMemoryDataModule:
 
 __all__ = [
     "DATASETS", "list_datasets", "get_datamodule", "DatasetNotFoundError", "InMemoryDataModule", "data_root",
-    "EpochShuffle", "TensorBatches", "pixels", "pixel_mean", "CIFAR10", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
+    "EpochShuffle", "TensorBatches", "pixels", "pixel_mean", "CIFAR10", "ImageFolder", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
     "GaussianMixture2D", "Grid25", "Ring8",
 ]

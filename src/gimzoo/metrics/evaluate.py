@@ -121,8 +121,13 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
                     "high_quality_fraction": mc.high_quality_fraction, "mode_reverse_kl": mc.reverse_kl}
         protocol["modes"] = f"{N_MODE_SAMPLES} samples; high quality = within 3 sigma of the nearest mean"
 
-    # representation: fit on the training split, score on the evaluation images
-    if representation:
+    # representation: fit on the training split, score on the evaluation images (labels needed: an image folder
+    # without class subfolders has none, label -1, and these metrics are n/a)
+    labelled = bool((y >= 0).all()) and bool((datamodule.split("train")[1] >= 0).all())
+    if not labelled:
+        metrics |= dict.fromkeys(("knn1_accuracy", "knn1_cosine_accuracy", "linear_probe_accuracy"))
+        protocol["representation"] = "n/a: the data have no labels"
+    if representation and labelled:
         x_train, y_train = datamodule.split("train")
         with profile("training codes"):
             z_train = _batched(lambda xb: model.encode(pixels(xb).to(device)).cpu(), x_train)
@@ -134,7 +139,7 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
             with profile("probe"):
                 metrics["linear_probe_accuracy"] = linear_probe_accuracy(z_train, y_train, zc, y)
         protocol["representation"] = f"fit on the {len(x_train)} training images, scored on the {n} {split} images"
-    if model.n_clusters is not None:
+    if model.n_clusters is not None and labelled:
         with profile("clustering"):
             s = clustering_scores(_batched(model.cluster, x).cpu(), y)
         metrics |= {"cluster_hungarian_accuracy": s.hungarian_accuracy, "cluster_majority_accuracy": s.majority_accuracy,
