@@ -576,3 +576,23 @@ def test_bigan_with_the_pacgan_toy_critic_trains():
     before = [p.detach().clone() for p in model.critic.parameters()]
     one_step_trainer().fit(model, datamodule=gimzoo.data.Grid25(n_train=64, batch_size=16, val_size=16))
     assert all(not torch.equal(a, b) for a, b in zip(before, model.critic.parameters()))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_trains_a_step_on_32_and_64_pixel_colour_images(name):
+    """Networks for any size: the DCGAN and residual bodies take their depth from the image (3x32x32: three stages,
+    3x64x64: four), in every family."""
+    params = inspect.signature(get_model_entry(name).cls.__init__).parameters
+    for shape in ((3, 32, 32), (3, 64, 64)):
+        for arch in ("dcgan", "resnet"):
+            small = {k: v for k, v in (("hidden", (8,)), ("critic_hidden", (8,)), ("arch", arch)) if k in params}
+            model = gimzoo.create(name, data_shape=shape, **small)
+            steps = getattr(model, "critic_steps", 1)
+            data = RandomImages(data_shape=shape, n_train=4 * steps + 4, batch_size=4, val_size=4)
+            before = {n: p.detach().clone() for n, p in model.named_parameters()}
+            one_step_trainer(steps).fit(model, datamodule=data)
+            changed = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])]
+            assert changed, f"{name} {arch} {shape}: no parameter was updated"
+            with torch.no_grad():
+                x = torch.rand(2, *shape)
+                assert model.eval().reconstruct(x).shape == x.shape and model.sample(3).shape == (3, *shape)

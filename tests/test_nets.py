@@ -54,7 +54,35 @@ def test_conv_body_rejects_incompatible_shape():
     with pytest.raises(ValueError, match="divisible by 8"):
         EncoderBody((1, 28, 28), "conv", (8, 16, 32))
     with pytest.raises(ValueError, match="unknown arch"):
-        EncoderBody((1, 28, 28), "resnet", (8,))
+        EncoderBody((1, 28, 28), "vit", (8,))
+    with pytest.raises(ValueError, match="halves images down to 4x4"):
+        DecoderBody(4, (3, 9, 9), "dcgan", (8,))
+    with pytest.raises(ValueError, match=r"expects images, data_shape \(C, H, W\)"):
+        EncoderBody((2,), "resnet", (8,))
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+def test_scaled_bodies_take_their_depth_from_the_image_size(arch):
+    """Stride-2 stages down to 4x4 (or an odd side), widths doubling from hidden[0] up to 8 times it."""
+    from gimzoo.nets import conv_widths
+
+    assert conv_widths(arch, (3, 32, 32), (64,)) == [64, 128, 256]
+    assert conv_widths(arch, (3, 64, 64), (64,)) == [64, 128, 256, 512]
+    assert conv_widths(arch, (3, 128, 128), (64,)) == [64, 128, 256, 512, 512]
+    assert conv_widths(arch, (1, 28, 28), (32,)) == [32, 64]
+    assert conv_widths("conv", (3, 64, 64), (32, 64)) == [32, 64]
+    for shape, side in (((3, 32, 32), 4), ((3, 64, 64), 4), ((1, 28, 28), 7)):
+        enc, dec = EncoderBody(shape, arch, (8,)), DecoderBody(5, shape, arch, (8,))
+        widths = conv_widths(arch, shape, (8,))
+        assert enc(torch.rand(2, *shape)).shape == (2, widths[-1] * side * side) == (2, enc.out_features)
+        assert dec(torch.randn(2, 5)).shape == (2, *shape)
+        convs = [m for m in enc.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs[0].in_channels == shape[0] and max(c.out_channels for c in convs) == widths[-1]
+        if arch == "resnet":  # residual blocks: every stage adds its shortcut
+            from gimzoo.nets.bodies import DownBlock, UpBlock
+
+            assert sum(isinstance(m, DownBlock) for m in enc.modules()) == len(widths)
+            assert sum(isinstance(m, UpBlock) for m in dec.modules()) == len(widths)
 
 
 def test_encoders():

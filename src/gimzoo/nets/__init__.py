@@ -1,5 +1,5 @@
 """Plain nn.Modules, no losses: bodies, encoders q(z|x), decoders p(x|z), critics and priors p(z)."""
-from .bodies import ARCHS, WEIGHT_INITS, DecoderBody, EncoderBody, init_weights, mlp
+from .bodies import ARCHS, WEIGHT_INITS, DecoderBody, EncoderBody, conv_widths, init_weights, mlp
 from .critics import UnaryJointCritic, XCritic, XZCritic, ZCritic
 from .decoders import (DECODERS, BernoulliDecoder, Decoder, GaussianDecoder, SigmoidGenerator, TanhGenerator,
                        make_decoder)
@@ -8,7 +8,7 @@ from .priors import PRIORS, GaussianMixturePrior, InfoGANPrior, Prior, StandardN
 from .transforms import random_rotate_shift
 
 __all__ = [
-    "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "init_weights", "mlp", "UnaryJointCritic", "XCritic",
+    "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "conv_widths", "init_weights", "mlp", "UnaryJointCritic", "XCritic",
     "XZCritic", "ZCritic", "DECODERS",
     "BernoulliDecoder", "Decoder", "GaussianDecoder", "SigmoidGenerator", "TanhGenerator", "make_decoder",
     "ENCODERS", "make_encoder", "CodeEncoder", "InfoGANPrior", "DeterministicEncoder",
