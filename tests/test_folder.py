@@ -151,3 +151,25 @@ def test_a_folder_trains_and_evaluates_without_labels(tmp_path, cache):
     result = evaluate(model, cli.datamodule, n=8, iwae_k=2)
     assert result["metrics"]["knn1_accuracy"] is None and result["metrics"]["linear_probe_accuracy"] is None
     assert result["protocol"]["representation"] == "n/a: the data have no labels"
+
+
+def test_celeba64_crops_the_centre_and_keeps_the_official_splits(tmp_path, cache):
+    from gimzoo.data import CelebA64, DatasetNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match=r"no CelebA in .*celeba.*GIMZOO_DATA"):
+        CelebA64(data_dir=str(tmp_path), download=False).setup()
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    rows = []
+    for i, part in enumerate([0, 0, 0, 1, 2, 0, 2]):
+        a = np.zeros((218, 178, 3), np.uint8)  # the aligned images' size
+        a[39:179, 19:159] = 40 * i  # the centre 140 x 140 carries the image's number
+        Image.fromarray(a).save(folder / f"{i:06d}.jpg", quality=100)
+        rows.append(f"{i:06d}.jpg {part}")
+    (tmp_path / "celeba" / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
+    dm = CelebA64(data_dir=str(tmp_path), download=False)
+    assert dm.data_shape == (3, 64, 64)
+    x, _ = dm.split("train")
+    assert {k: len(dm.split(k)[0]) for k in ("train", "val", "test")} == {"train": 4, "val": 1, "test": 2}
+    assert x.shape == (4, 3, 64, 64) and (dm.split("train")[1] == -1).all()
+    assert [round(float(v)) for v in x.float().mean((1, 2, 3))] == [0, 40, 80, 200]  # the crop, nothing outside it

@@ -1,13 +1,13 @@
-"""LightningDataModules held in memory: MNIST, Fashion-MNIST, CIFAR-10, 2-D mixtures, random images."""
+"""LightningDataModules: MNIST, Fashion-MNIST, CIFAR-10, CelebA 64x64, image folders, 2-D mixtures, random images."""
 from ..registry import unknown
 from .base import DatasetNotFoundError, InMemoryDataModule, data_root
 from .batches import EpochShuffle, TensorBatches, pixel_mean, pixels
-from .folder import ImageFolder
+from .folder import CelebA64, ImageFolder
 from .images import CIFAR10, MNIST, FashionMNIST, RandomImages, read_idx
 from .toy import GaussianMixture2D, Grid25, Ring8
 
 DATASETS: dict[str, type[InMemoryDataModule]] = {
-    cls.name: cls for cls in (MNIST, FashionMNIST, CIFAR10, Ring8, Grid25, RandomImages, ImageFolder)
+    cls.name: cls for cls in (MNIST, FashionMNIST, CIFAR10, CelebA64, Ring8, Grid25, RandomImages, ImageFolder)
 }
 
 
@@ -24,6 +24,6 @@ def get_datamodule(name: str, **kwargs) -> InMemoryDataModule:
 
 __all__ = [
     "DATASETS", "list_datasets", "get_datamodule", "DatasetNotFoundError", "InMemoryDataModule", "data_root",
-    "EpochShuffle", "TensorBatches", "pixels", "pixel_mean", "CIFAR10", "ImageFolder", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
+    "EpochShuffle", "TensorBatches", "pixels", "pixel_mean", "CIFAR10", "CelebA64", "ImageFolder", "MNIST", "FashionMNIST", "RandomImages", "read_idx",
     "GaussianMixture2D", "Grid25", "Ring8",
 ]

@@ -29,10 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import InMemoryDataModule
+from .base import DatasetNotFoundError, InMemoryDataModule, data_root
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 CACHE_VERSION = 1
+#: the splits, in their order in the cache
+SPLITS = ("test", "val", "train")
 #: files decoded at a time (memory while decoding stays near this many images)
 DECODE_CHUNK = 4096
 
@@ -111,7 +113,7 @@ class ImageFolder(InMemoryDataModule):
             return self.channels, self.image_size, self.image_size
         if self.report:
             return tuple(self.report["shape"])
-        return tuple(decode(list_images(self.folder)[0][0], None, self.channels).shape)
+        return tuple(decode(self.listing()[0][0], None, self.channels).shape)
 
     # -- the cache ----------------------------------------------------------------------------------------
     def _count(self, what: str, n: int) -> int:
@@ -126,12 +128,35 @@ class ImageFolder(InMemoryDataModule):
         for p in files:
             st = p.stat()
             h.update(f"{p.relative_to(self.folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        settings = {"version": CACHE_VERSION, "image_size": self.image_size, "channels": self.channels,
+        settings = {"version": CACHE_VERSION, "dataset": self.name, "image_size": self.image_size, "channels": self.channels,
                     "skip_bad_files": self.skip_bad_files, "seed": self.seed, "sizes": self.sizes}
         h.update(json.dumps(settings, sort_keys=True).encode())
         return h.hexdigest()[:24]
 
-    def build_cache(self, files: list[Path], labels: list[int], classes: list[str], target: Path) -> None:
+    # -- hooks for datasets that are image folders with rules of their own (CelebA64) ---------------------
+    def listing(self) -> tuple[list[Path], list[int], list[str], list[str] | None]:
+        """(files, labels, classes, parts): parts names each file's split where the dataset fixes them, else None
+        (the splits are then drawn from the seed)."""
+        return (*list_images(self.folder), None)
+
+    def decode_one(self, path: Path) -> np.ndarray:
+        return decode(path, self.image_size, self.channels)
+
+    def arrange(self, keep: np.ndarray, parts: list[str] | None) -> tuple[np.ndarray, dict[str, int]]:
+        """The readable files' order in the cache, test then validation then training images, and each split's
+        size: a permutation of the seed, or the dataset's own parts."""
+        if parts is not None:
+            order = np.concatenate([keep[[parts[i] == k for i in keep]] for k in SPLITS])
+            return order, {k: sum(parts[i] == k for i in keep) for k in SPLITS}
+        order = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(self.seed)).numpy()]
+        n_test, n_val = self._count("test", len(keep)), self._count("val", len(keep))
+        if n_test + n_val >= len(keep):
+            raise ValueError(f"ImageFolder: test ({n_test}) and validation ({n_val}) images leave none of the "
+                             f"{len(keep)} for training")
+        return order, {"test": n_test, "val": n_val, "train": len(keep) - n_test - n_val}
+
+    def build_cache(self, files: list[Path], labels: list[int], classes: list[str], parts: list[str] | None,
+                    target: Path) -> None:
         """Decode every file (a pool of threads, ``DECODE_CHUNK`` files at a time, so memory stays near a chunk) into
         a file-order map, copy it in split order into ``images.npy``, and rename the temporary folder into place."""
         t0 = time.time()
@@ -155,8 +180,7 @@ class ImageFolder(InMemoryDataModule):
                         raw[i], ok[i] = a, True
             if raw is None:
                 raise ValueError(f"ImageFolder: none of the {len(files)} files in {self.folder} could be read")
-            keep = np.flatnonzero(ok)
-            order = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(self.seed)).numpy()]
+            order, counts = self.arrange(np.flatnonzero(ok), parts)
             images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
                                                shape=(len(order), *raw.shape[1:]))
             for start in range(0, len(order), DECODE_CHUNK):
@@ -167,7 +191,7 @@ class ImageFolder(InMemoryDataModule):
             np.save(tmp / "labels.npy", np.asarray(labels, dtype=np.int64)[order])
             skipped = [str(files[i].relative_to(self.folder)) for i in np.flatnonzero(~ok)]
             index = {"root": str(self.folder), "n": len(order), "shape": list(np.load(tmp / "images.npy",
-                     mmap_mode="r").shape[1:]), "classes": classes, "skipped": skipped,
+                     mmap_mode="r").shape[1:]), "classes": classes, "splits": counts, "skipped": skipped,
                      "decode_seconds": round(time.time() - t0, 2)}
             (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n")
             try:
@@ -181,7 +205,7 @@ class ImageFolder(InMemoryDataModule):
 
     def _decode_or_skip(self, path: Path) -> np.ndarray | None:
         try:
-            return decode(path, self.image_size, self.channels)
+            return self.decode_one(path)
         except Exception as e:  # PIL raises many kinds for a corrupt file
             if self.skip_bad_files:
                 return None
@@ -191,22 +215,70 @@ class ImageFolder(InMemoryDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        files, labels, classes = list_images(self.folder)
+        self.prepare_data()
+        files, labels, classes, parts = self.listing()
         target = (Path(self.cache_dir) if self.cache_dir else cache_root()) / self.cache_key(files)
         if not (target / "index.json").is_file():
-            self.build_cache(files, labels, classes, target)
+            self.build_cache(files, labels, classes, parts, target)
         self.report = json.loads((target / "index.json").read_text()) | {"cache": str(target)}
         if self.report["skipped"]:
             print(f"ImageFolder: skipped {len(self.report['skipped'])} unreadable file(s) of {len(files)} "
                   f"(first: {self.report['skipped'][0]})")
         x = torch.from_numpy(np.load(target / "images.npy", mmap_mode="c"))  # copy-on-write map: nothing is written
         y = torch.from_numpy(np.load(target / "labels.npy"))
-        n_test, n_val = self._count("test", len(x)), self._count("val", len(x))
-        if n_test + n_val >= len(x):
-            raise ValueError(f"ImageFolder: test ({n_test}) and validation ({n_val}) images leave none of the "
-                             f"{len(x)} for training")
-        cuts = {"test": slice(0, n_test), "val": slice(n_test, n_test + n_val), "train": slice(n_test + n_val, None)}
-        self.splits = {k: (x[s], y[s]) for k, s in cuts.items()}
+        ends = np.cumsum([self.report["splits"][k] for k in SPLITS])
+        self.splits = {k: (x[a:b], y[a:b]) for k, a, b in zip(SPLITS, [0, *ends[:-1]], ends)}
+
+
+class CelebA64(ImageFolder):
+    """CelebA's aligned faces as 3x64x64: a 140x140 centre crop resized to 64 (the WAE paper's preprocessing), with
+    the official splits (162,770 training, 19,867 validation, 19,962 test images) and no labels. torchvision's
+    layout under the data root (``celeba/img_align_celeba/*.jpg``, ``celeba/list_eval_partition.txt``), decoded
+    once into the uint8 cache like any image folder."""
+
+    name = "celeba64"
+    CROP, SIZE = 140, 64
+    PARTS = {"0": "train", "1": "val", "2": "test"}
+
+    def __init__(self, batch_size: int = 100, eval_batch_size: int = 1000, seed: int = 0, data_dir: str | None = None,
+                 download: bool = True, cache_dir: str | None = None, workers: int | None = None):
+        super().__init__(str(data_root(data_dir) / "celeba"), image_size=self.SIZE, channels=3, batch_size=batch_size,
+                         eval_batch_size=eval_batch_size, seed=seed, cache_dir=cache_dir, workers=workers)
+        self.data_dir, self.download = data_dir, download
+
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return 3, self.SIZE, self.SIZE
+
+    def prepare_data(self) -> None:
+        if (self.folder / "img_align_celeba").is_dir() and (self.folder / "list_eval_partition.txt").is_file():
+            return
+        how = (f"Put torchvision's CelebA files (img_align_celeba/, list_eval_partition.txt) in {self.folder}, point "
+               "GIMZOO_DATA or --data.data_dir at the folder above it, or pass --data.download true with internet access.")
+        if not self.download:
+            raise DatasetNotFoundError(f"celeba64: no CelebA in {self.folder}. {how}")
+        import torchvision
+
+        try:
+            torchvision.datasets.CelebA(str(self.folder.parent), split="all", target_type=[], download=True)
+        except Exception as e:  # network and Google Drive quota errors come in many types
+            raise DatasetNotFoundError(f"celeba64: no CelebA in {self.folder} and the download failed ({e}). {how}") from e
+
+    def listing(self) -> tuple[list[Path], list[int], list[str], list[str] | None]:
+        rows = [line.split() for line in (self.folder / "list_eval_partition.txt").read_text().splitlines() if line.strip()]
+        files = [self.folder / "img_align_celeba" / name for name, _ in rows]
+        return files, [-1] * len(files), [], [self.PARTS[part] for _, part in rows]
+
+    def decode_one(self, path: Path) -> np.ndarray:
+        """The centre 140x140 of the aligned face, resized to 64x64."""
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            left, top = (w - self.CROP) // 2, (h - self.CROP) // 2
+            im = im.crop((left, top, left + self.CROP, top + self.CROP)).resize((self.SIZE, self.SIZE), Image.BICUBIC)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
 def export_images(datamodule, split: str, out: str | os.PathLike) -> int:
