@@ -126,3 +126,71 @@ def test_lenet_is_the_documented_architecture():
     net = LeNet()
     assert net.features(torch.rand(3, 1, 28, 28)).shape == (3, 128)
     assert sum(p.numel() for p in net.parameters()) < 1_000_000
+
+
+def test_inception_metrics_end_to_end_with_a_stand_in_extractor(tmp_path, monkeypatch):
+    """The natural-image path of gimzoo eval with a stand-in for torch-fidelity's InceptionV3 (no weights can be had
+    here): the weights file is sha256-checked, handed to the extractor, the real statistics are cached, and without
+    weights the metrics are n/a and every other metric is still there."""
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    import gimzoo
+    from gimzoo.data import RandomImages
+    from gimzoo.io import sha256_of
+    from gimzoo.metrics import quality
+    from gimzoo.metrics.evaluate import evaluate
+
+    seen = []
+
+    class StandIn(FeatureExtractorBase):
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            super().__init__(name, features_list)
+            seen.append(feature_extractor_weights_path)
+            self.proj = torch.nn.Linear(3 * 4 * 4, 16)
+            torch.nn.init.normal_(self.proj.weight, generator=torch.Generator().manual_seed(0))
+
+        @staticmethod
+        def get_provided_features_list():
+            return ("2048",)
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "2048"
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+        def forward(self, x):
+            return (self.proj(F.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)),)
+
+    if "stand-in-inception" not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor("stand-in-inception", StandIn)
+    weights = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    weights.write_bytes(b"stand-in weights")
+    monkeypatch.setattr(quality, "INCEPTION", "stand-in-inception")
+    monkeypatch.setattr(quality, "INCEPTION_SHA256_PREFIX", sha256_of(weights)[:8])
+    monkeypatch.delenv("GIMZOO_INCEPTION_WEIGHTS", raising=False)
+
+    model = gimzoo.create("vae", data_shape=(3, 16, 16), arch="dcgan", hidden=(8,), latent_dim=4).eval()
+    data = RandomImages(data_shape=(3, 16, 16), n_train=100, n_test=60, val_size=10)
+    without = evaluate(model, data, n=50, iwae_k=2)
+    assert without["metrics"]["fid_inception"] is None and without["protocol"]["inception"].startswith("n/a")
+    assert without["metrics"]["knn1_accuracy"] is not None and "fid_lenet" not in without["metrics"]
+
+    monkeypatch.setenv("GIMZOO_INCEPTION_WEIGHTS", str(weights))
+    first = evaluate(model, data, n=50, iwae_k=2)
+    m = first["metrics"]
+    assert seen[-1] == str(weights) and m["fid_inception"] > 0 and 0 <= m["precision_inception"] <= 1
+    assert "stand-in-inception" in first["protocol"]["inception"] and "reference statistics" in first["profile"]
+    cached = [p.name for p in (tmp_path / "cache" / "fidelity").rglob("*")]
+    assert any(name.startswith("random-test-50-stand-in-inception") for name in cached)
+    again = evaluate(model, data, n=50, iwae_k=2)
+    assert again["metrics"]["fid_inception"] == pytest.approx(m["fid_inception"])
+
+    weights.write_bytes(b"other weights")  # not the file whose hash is expected: refused before it is read
+    with pytest.raises(ValueError, match="not torch-fidelity's InceptionV3 weights"):
+        evaluate(model, data, n=50, iwae_k=2)
+    with pytest.raises(FileNotFoundError, match="GIMZOO_INCEPTION_WEIGHTS"):
+        quality.inception_quality(torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8), tmp_path / "missing.pth")

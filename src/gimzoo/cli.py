@@ -216,7 +216,8 @@ def eval_main(argv: list[str]) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iwae_k", type=int, default=100, help="importance samples of the IWAE bound")
     p.add_argument("--no_probe", action="store_true", help="skip the linear probe (the slowest representation metric)")
-    p.add_argument("--inception_weights", help="a local InceptionV3 weights file (torch-fidelity's) for fid_inception")
+    p.add_argument("--inception_weights", help="a local InceptionV3 weights file (torch-fidelity's) for fid_inception "
+                   "(default $GIMZOO_INCEPTION_WEIGHTS)")
     p.add_argument("--profile", action="store_true", help="also print the seconds of each part of the evaluation")
     p.add_argument("--json", help="also write the result to this JSON file")
     a = p.parse_args(argv)
@@ -232,6 +233,8 @@ def report(result: dict, json_path: str | None = None, profile: bool = False) ->
     to ``json_path`` if given."""
     print(format_table(result["metrics"]))
     print(f"# protocol: {json.dumps(result['protocol'])}")
+    if str(result["protocol"].get("inception", "")).startswith("n/a"):
+        print(f"# no Inception metrics: {result['protocol']['inception'][5:]}")
     if profile:
         parts = sorted(result["profile"].items(), key=lambda kv: -kv[1])
         print("# profile (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in parts)

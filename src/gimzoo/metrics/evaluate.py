@@ -27,7 +27,8 @@ from ..objectives import mmd
 from .clustering import clustering_scores
 from .likelihood import iwae_nll, scorecard
 from .modes import mode_coverage
-from .quality import Profile, extractor_manifest, extractor_name, inception_quality, sample_quality
+from . import quality as fidelity
+from .quality import Profile, extractor_manifest, extractor_name, inception_quality, inception_weights_path, sample_quality
 from .representation import knn_accuracy, linear_probe_accuracy
 
 N_MODE_SAMPLES = 2500
@@ -47,7 +48,8 @@ def evaluate(model, datamodule, n: int = 10_000, split: str = "test", seed: int 
     """Evaluate ``model`` (any zoo model, put in eval mode) on ``datamodule``; returns
     ``{"metrics": {...}, "protocol": {...}, "seconds": ..., "profile": {part: seconds}}`` with None for metrics that
     do not apply.
-    ``inception_weights``: a local InceptionV3 weights file, to add fid_inception and kid_inception."""
+    ``inception_weights``: a local InceptionV3 weights file (default ``$GIMZOO_INCEPTION_WEIGHTS``), to add
+    fid_inception, kid_inception and precision/recall_inception; without one, natural images report them as n/a."""
     with torch.random.fork_rng(devices=[]):  # the caller's random stream (e.g. training's) is left untouched
         return _evaluate(model, datamodule, n, split, seed, iwae_k, quality, representation, probe, inception_weights)
 
@@ -108,11 +110,19 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
                                       profile=profile)
             protocol["extractor"] = {"name": name, "sha256": entry["sha256"], "features": "fc (128)"}
             protocol["quality"] = f"{n} samples of p(x) vs the {n} {split} images; KID subsets of {min(1000, n)}"
-    if inception_weights is not None:
-        with profile("inception"):
+    weights = inception_weights_path(inception_weights)
+    natural = getattr(datamodule, "is_image", False) and tuple(datamodule.data_shape) != (1, 28, 28)
+    if weights is not None and quality:
+        with profile("sampling"):
             fake = torch.cat([model.decode(zb) for zb in model.prior.sample(n, generator=gen).to(device).split(EVAL_CHUNK)])
-            metrics |= inception_quality(fake.cpu(), x.cpu(), inception_weights)
-        protocol["inception"] = f"torch-fidelity inception-v3-compat from {inception_weights}"
+        metrics |= inception_quality(fake.cpu(), x.cpu(), weights, real_key=f"{datamodule.name}-{split}-{n}",
+                                     profile=profile)
+        protocol["inception"] = (f"torch-fidelity {fidelity.INCEPTION} from {weights.name}: {n} samples of p(x) vs the {n} "
+                                 f"{split} images; KID subsets of {min(1000, n)}")
+    elif natural and quality:
+        metrics |= dict.fromkeys(("fid_inception", "kid_inception", "precision_inception", "recall_inception"))
+        protocol["inception"] = ("n/a: no InceptionV3 weights (pass --inception_weights PATH or set "
+                                 "GIMZOO_INCEPTION_WEIGHTS to torch-fidelity's weights file)")
     if hasattr(datamodule, "means"):
         with profile("modes"):
             samples = model.sample(N_MODE_SAMPLES, generator=gen).cpu()

@@ -207,68 +207,95 @@ class Profile:
             self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - t0
 
 
+def fidelity_metrics(fake: torch.Tensor, real: torch.Tensor, extractor: str, real_key: str | None = None,
+                     profile: Profile | None = None, kid_subset_size: int = 1000, prc_neighborhood: int = 3,
+                     **extractor_kwargs) -> dict[str, float]:
+    """FID, KID (mean, std) and precision/recall of ``fake`` against ``real`` (images in [0, 1]) on the features of
+    the torch-fidelity extractor ``extractor``: torch-fidelity's steps of ``calculate_metrics``, called one by one so
+    that ``profile`` can time the reference statistics (the real set's features and FID statistics, read from the
+    cache when ``real_key`` names them and the cache has them), the samples' features and the metrics apart."""
+    from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+    from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+    from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+    from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id_cached,
+                                      get_cacheable_input_name)
+
+    profile = profile or Profile()
+    kwargs = {"input1": _Uint8Images(fake), "input2": _Uint8Images(real), "fid": True, "kid": True, "prc": True,
+              "feature_extractor": extractor, "cuda": torch.cuda.is_available() and extractor.startswith("inception"),
+              "verbose": False, "save_cpu_ram": True, "batch_size": 100,
+              "kid_subset_size": min(kid_subset_size, len(fake), len(real)), "prc_neighborhood": prc_neighborhood,
+              "prc_batch_size": 1000, **extractor_kwargs}  # 1,000 rows of distances: the same radii, twice as fast
+    if real_key is not None:  # the cache entry's name: the real set, the extractor and its weights' hash
+        kwargs |= {"input2_cache_name": real_key, "cache_root": str(cache_root())}
+    layer = FEATURE_EXTRACTORS_REGISTRY[extractor].get_default_feature_layer_for_metric("fid")
+    feature_extractor = create_feature_extractor(extractor, [layer], **kwargs)
+    with profile("reference statistics"):
+        real_features = extract_featuresdict_from_input_id_cached(2, feature_extractor, **kwargs)
+        real_stats = fid_featuresdict_to_statistics_cached(real_features, get_cacheable_input_name(2, **kwargs),
+                                                           feature_extractor, layer, **kwargs)
+    with profile("features"):
+        fake_features = extract_featuresdict_from_input_id_cached(1, feature_extractor, **kwargs)
+    with profile("fid, kid, precision/recall"):
+        fake_stats = fid_featuresdict_to_statistics_cached(fake_features, get_cacheable_input_name(1, **kwargs),
+                                                           feature_extractor, layer, **kwargs)
+        m = fid_statistics_to_metric(fake_stats, real_stats, False)
+        m |= kid_featuresdict_to_metric(fake_features, real_features, layer, **kwargs)
+        m |= prc_featuresdict_to_metric(fake_features, real_features, layer, **kwargs)
+    return {"fid": m["frechet_inception_distance"], "kid": m["kernel_inception_distance_mean"],
+            "kid_std": m["kernel_inception_distance_std"], "precision": m["precision"], "recall": m["recall"]}
+
+
 def sample_quality(fake: torch.Tensor, real: torch.Tensor, dataset: str, real_key: str | None = None,
                    kid_subset_size: int = 1000, prc_neighborhood: int = 3, profile: Profile | None = None) -> dict[str, float]:
     """fid_lenet, kid_lenet (mean and std), precision_lenet and recall_lenet of ``fake`` against ``real``
     (both (N, 1, 28, 28) in [0, 1]) on the features of the shipped LeNet of ``dataset``.
 
     ``real_key`` names the real set (e.g. ``"mnist-test-10000"``) to cache its features; the cache entry
-    also carries the extractor's sha256. The steps are torch-fidelity's ``calculate_metrics`` for these metrics,
-    called one by one so that ``profile`` can time the reference statistics (the real set's features and FID
-    statistics, read from the cache when it has them), the samples' features and the metrics apart."""
-    from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
-    from torch_fidelity.metric_kid import kid_featuresdict_to_metric
-    from torch_fidelity.metric_prc import prc_featuresdict_to_metric
-    from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id_cached,
-                                      get_cacheable_input_name)
-
+    also carries the extractor's sha256."""
     for what, x in (("fake", fake), ("real", real)):
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"expected {what} images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-    profile = profile or Profile()
     name = register_fidelity_extractor(dataset)
     _, digest = load_lenet(dataset)
-    kwargs = {"input1": _Uint8Images(fake), "input2": _Uint8Images(real), "fid": True, "kid": True, "prc": True,
-              "feature_extractor": name, "cuda": False, "verbose": False, "save_cpu_ram": True, "batch_size": 100,
-              "kid_subset_size": min(kid_subset_size, len(fake), len(real)), "prc_neighborhood": prc_neighborhood,
-              "prc_batch_size": 1000}  # rows of distances at a time: the same radii and counts, twice as fast as 10,000
-    if real_key is not None:
-        kwargs |= {"input2_cache_name": f"{real_key}-{name}-{digest[:16]}", "cache_root": str(cache_root())}
-    layer = "fc"  # the layer torch-fidelity picks for FID, KID and PRC (get_default_feature_layer_for_metric)
-    extractor = create_feature_extractor(name, [layer], **kwargs)
-    with profile("reference statistics"):
-        real_features = extract_featuresdict_from_input_id_cached(2, extractor, **kwargs)
-        real_stats = fid_featuresdict_to_statistics_cached(real_features, get_cacheable_input_name(2, **kwargs),
-                                                           extractor, layer, **kwargs)
-    with profile("features"):
-        fake_features = extract_featuresdict_from_input_id_cached(1, extractor, **kwargs)
-    with profile("fid, kid, precision/recall"):
-        fake_stats = fid_featuresdict_to_statistics_cached(fake_features, get_cacheable_input_name(1, **kwargs),
-                                                           extractor, layer, **kwargs)
-        m = fid_statistics_to_metric(fake_stats, real_stats, False)
-        m |= kid_featuresdict_to_metric(fake_features, real_features, layer, **kwargs)
-        m |= prc_featuresdict_to_metric(fake_features, real_features, layer, **kwargs)
-    return {"fid_lenet": m["frechet_inception_distance"], "kid_lenet": m["kernel_inception_distance_mean"],
-            "kid_lenet_std": m["kernel_inception_distance_std"], "precision_lenet": m["precision"],
-            "recall_lenet": m["recall"]}
+    m = fidelity_metrics(fake, real, name, real_key and f"{real_key}-{name}-{digest[:16]}", profile, kid_subset_size,
+                         prc_neighborhood)
+    return {f"{k}_lenet": v for k, v in m.items()}
 
 
-def inception_quality(fake: torch.Tensor, real: torch.Tensor, weights_path: str | os.PathLike | None) -> dict[str, float]:
-    """InceptionV3 FID and KID (torch-fidelity's ``inception-v3-compat``) from a local weights file
-    (torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``); images (N, C, H, W) in [0, 1]."""
-    import torch_fidelity
+#: torch-fidelity's InceptionV3 (the TensorFlow FID network) and the sha256 prefix its weights file carries in its name
+INCEPTION = "inception-v3-compat"
+INCEPTION_SHA256_PREFIX = "6726825d"
 
-    if weights_path is None or not Path(weights_path).is_file():
+
+def inception_weights_path(path: str | os.PathLike | None = None) -> Path | None:
+    """``path``, else ``$GIMZOO_INCEPTION_WEIGHTS``, else None (no Inception metrics)."""
+    path = path or os.environ.get("GIMZOO_INCEPTION_WEIGHTS")
+    return Path(path).expanduser() if path else None
+
+
+def inception_quality(fake: torch.Tensor, real: torch.Tensor, weights_path: str | os.PathLike | None,
+                      real_key: str | None = None, profile: Profile | None = None) -> dict[str, float]:
+    """fid_inception, kid_inception (mean, std), precision_inception and recall_inception: torch-fidelity's
+    ``inception-v3-compat`` from a local weights file (torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``,
+    sha256-checked before it is read); images (N, C, H, W) in [0, 1], grey ones repeated to RGB. ``real_key``
+    caches the real set's statistics (under the weights' hash)."""
+    path = Path(weights_path) if weights_path else None
+    if path is None or not path.is_file():
         raise FileNotFoundError(
-            f"InceptionV3 FID needs a local weights file (torch-fidelity's pt_inception-2015-12-05 weights); "
-            f"got {weights_path!r}. Pass --inception_weights PATH; gimzoo never downloads it.")
+            f"InceptionV3 FID needs a local weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth); "
+            f"got {weights_path!r}. Pass --inception_weights PATH or set GIMZOO_INCEPTION_WEIGHTS; gimzoo never "
+            "downloads it.")
+    digest = sha256_of(path)
+    if not digest.startswith(INCEPTION_SHA256_PREFIX):
+        raise ValueError(f"{path} has sha256 {digest[:16]}..., not torch-fidelity's InceptionV3 weights "
+                         f"({INCEPTION_SHA256_PREFIX}...): refusing to read it (its FID would not be comparable)")
     if fake.shape[1] == 1:
         fake, real = fake.expand(-1, 3, -1, -1), real.expand(-1, 3, -1, -1)
-    m = torch_fidelity.calculate_metrics(
-        input1=_Uint8Images(fake), input2=_Uint8Images(real), fid=True, kid=True, cuda=torch.cuda.is_available(),
-        verbose=False, save_cpu_ram=True, feature_extractor_weights_path=str(weights_path),
-        kid_subset_size=min(1000, len(fake), len(real)))
-    return {"fid_inception": m["frechet_inception_distance"], "kid_inception": m["kernel_inception_distance_mean"]}
+    m = fidelity_metrics(fake, real, INCEPTION, real_key and f"{real_key}-{INCEPTION}-{digest[:16]}", profile,
+                         feature_extractor_weights_path=str(path))
+    return {f"{k}_inception": v for k, v in m.items()}
 
 
 # -- torchmetrics, for use during training -----------------------------------------------------------------
