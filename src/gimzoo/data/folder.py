@@ -246,9 +246,7 @@ class CelebA64(ImageFolder):
                          eval_batch_size=eval_batch_size, seed=seed, cache_dir=cache_dir, workers=workers)
         self.data_dir, self.download = data_dir, download
 
-    @property
-    def data_shape(self) -> tuple[int, int, int]:
-        return 3, self.SIZE, self.SIZE
+    data_shape = (3, SIZE, SIZE)  # a class attribute, as the other datasets have it (no file is opened for it)
 
     def prepare_data(self) -> None:
         if (self.folder / "img_align_celeba").is_dir() and (self.folder / "list_eval_partition.txt").is_file():
