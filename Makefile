@@ -14,13 +14,14 @@ CONFIG := zoo_configs/$(MODEL)-$(DATA).yaml
 STAMP  := $(VENV)/.installed-stamp
 BIN    := $(VENV)/bin
 
-.PHONY: help train test bench list check-config dist
+.PHONY: help train test bench list check-config dist gpu-check
 
 help:
 	@echo "make train MODEL=<model> [DATA=<data>] [ARGS=\"...\"]   train from zoo_configs/<model>-<data>.yaml"
 	@echo "make test                                             run the test suite"
 	@echo "make bench [BENCH=\"--config zoo_configs/vae-mnist.yaml\"]  gimzoo vs a plain PyTorch loop, every model"
 	@echo "make list                                             models, datasets and configs"
+	@echo "make gpu-check                                        every model on random 3x64x64 images on the GPU(s)"
 	@echo "make dist                                             the wheel, in dist/ (pip install dist/gimzoo-*.whl)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -53,3 +54,6 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation . -w dist
 	@ls dist/*.whl
+
+gpu-check: $(STAMP)
+	$(BIN)/python -m gimzoo.gpucheck

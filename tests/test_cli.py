@@ -419,3 +419,11 @@ def test_gimzoo_baseline_fits_pca_on_the_training_split_and_evaluates_it(in_tmp,
     out = json.loads(Path("pca.json").read_text())
     assert asked == [("mnist", {"download": False})] and out["name"] == "pca4-mnist"
     assert out["protocol"]["n"] == 60 and 0 < out["metrics"]["recon_mse"] < 1 and "recon_mse" in capsys.readouterr().out
+
+
+def test_gpu_check_refuses_to_pretend_without_a_gpu(monkeypatch, capsys):
+    """make gpu-check on a machine without CUDA says so and fails (its table comes only from a GPU machine)."""
+    from gimzoo import gpucheck
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpucheck.main([]) == 2 and "no CUDA GPU" in capsys.readouterr().err

@@ -278,7 +278,11 @@ def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precisi
               f"{r['compiled_samples_per_s']:,.0f} | {r['compiled_ratio']:.3f} | {r['compile_seconds']:.1f} | "
               f"{r['peak_memory_mb']:,.0f} | {r['data_pipeline_samples_per_s']:,.0f} |", flush=True)
     if results:
-        print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {results[0]['precision']}, "
+        precisions = sorted({r["precision"] for r in results}, key=[r["precision"] for r in results].count)
+        other = ", ".join(f"`{os.path.basename(r['config']).removesuffix('-mnist.yaml')}` {r['precision']}"
+                          for r in results if r["precision"] != precisions[-1])
+        print(f"({results[0]['machine']}, {results[0]['threads']} threads, precision {precisions[-1]}"
+              f"{f' ({other})' if other else ''}, "
               f"torch {results[0]['torch']}, Lightning "
               f"{results[0]['lightning']}; at least {steps} steps and {min_seconds:g} s after {warmup} warm-up steps, median of "
               f"{repeats} interleaved runs)")
