@@ -42,6 +42,11 @@ def test_labels_from_subfolders_splits_and_float_batches(tmp_path, cache):
     assert x.dtype == torch.uint8 and x.shape[1:] == (3, 8, 8) and set(y.tolist()) == {0, 1}
     batch, labels = next(iter(dm.train_dataloader()))
     assert batch.dtype == torch.float32 and batch.shape == (8, 3, 8, 8) and 0 <= batch.min() <= batch.max() <= 1
+    released = []
+    dm.release = lambda: released.append(1)  # the memory map's pages are let go every RELEASE_EVERY batches
+    loader = dm.train_dataloader()
+    loader.release_every = 2
+    assert len(list(loader)) == 4 and len(released) == 2
     # one permutation of the seed, shared by the three splits: together they are every image once
     other = ImageFolder(str(tmp_path / "pets"), image_size=8, val_size=4, test_size=0.1, seed=1)
     assert not torch.equal(other.split("test")[0], dm.split("test")[0])

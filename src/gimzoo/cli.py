@@ -301,7 +301,7 @@ def export_main(argv: list[str]) -> None:
     from .data.folder import export_images
 
     p = argparse.ArgumentParser(prog="gimzoo export", description="Write a dataset's images as PNG files in class "
-                                "subfolders (<out>/<label>/<index>.png), a folder for gimzoo.data.ImageFolder.")
+                                "subfolders (<out>/<label>/<split>-<index>.png), a folder for gimzoo.data.ImageFolder.")
     p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist", "cifar10"])
     p.add_argument("--split", default="train", choices=["train", "val", "test"])
     p.add_argument("--out", required=True)

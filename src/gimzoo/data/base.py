@@ -73,6 +73,10 @@ class InMemoryDataModule(L.LightningDataModule):
             raise ValueError(f"unknown split {name!r}; known: {', '.join(self.splits)}")
         return self.splits[name]
 
+    def release(self) -> None:
+        """Let go of memory-mapped pages read so far (an image folder's cache); a no-op for data held in memory. Long
+        passes over a split (the mean image, the training codes of an evaluation) call it between chunks."""
+
     def _batches(self, split: str, batch_size: int, train: bool) -> TensorBatches:
         x, y = self.split(split)
         trainer = self.trainer

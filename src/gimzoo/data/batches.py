@@ -13,9 +13,14 @@ def pixels(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
-def pixel_mean(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """The mean image of stored data (N, ...), in [0, 1] for images, computed chunk by chunk."""
-    total = sum(pixels(c).double().sum(0) for c in x.split(chunk))
+def pixel_mean(x: torch.Tensor, chunk: int = 4096, after_chunk=None) -> torch.Tensor:
+    """The mean image of stored data (N, ...), in [0, 1] for images, computed chunk by chunk (``after_chunk()`` after
+    each: a memory-mapped folder lets go of the pages it read)."""
+    total = torch.zeros(x.shape[1:], dtype=torch.float64)
+    for c in x.split(chunk):
+        total += pixels(c).double().sum(0)
+        if after_chunk is not None:
+            after_chunk()
     return (total / len(x)).float()
 
 
@@ -69,6 +74,8 @@ class TensorBatches:
         self.x, self.y, self.batch_size, self.drop_last = x, y, batch_size, drop_last
         self.sampler = EpochShuffle(len(x), shuffle, seed, rank, world_size)
         self._served, self._resume_at = 0, 0
+        #: called every ``release_every`` batches (an image folder lets go of the memory-mapped pages it read)
+        self.release, self.release_every = None, 0
         if len(self) == 0:
             raise ValueError(f"{len(self.sampler)} samples per rank make no batch of {batch_size} (drop_last)")
 
@@ -89,6 +96,8 @@ class TensorBatches:
         start, self._resume_at = self._resume_at, 0
         for b in range(start, len(self)):
             self._served = b + 1
+            if self.release is not None and b % self.release_every == 0:
+                self.release()
             if contiguous:  # a view, no copy
                 sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
                 yield pixels(self.x[sl]), self.y[sl]

@@ -8,17 +8,19 @@
   reported as n/a.
 * Each image is resized so that its short side is ``image_size``, then centre-cropped to a square (no
   ``image_size``: every image must already have one size), and converted to ``channels`` (1: grey, 3: RGB).
-* The images are decoded once, by a pool of threads, into ``images.npy`` (uint8, N x C x H x W) and ``labels.npy``
-  with an ``index.json``, under ``<cache>/folders/<key>/``; the key hashes the files (paths, sizes, mtimes) and the
+* The images are decoded once, by a pool of threads, into ``images.u8`` (uint8, N x C x H x W, shape in the index)
+  and ``labels.npy`` with an ``index.json``, under ``<cache>/folders/<key>/``; the key hashes the files (paths, sizes, mtimes) and the
   settings. The cache is written in a temporary folder that is renamed into place when complete, so a killed
   decode leaves nothing half-written. Later runs open it as a memory map and decode nothing.
 * The cache holds the images in split order (test, validation, training: a permutation of the seed), so each split
-  is a slice of the memory map: batches are read from it and turned into floats one batch at a time.
+  is a slice of the memory map: batches are read from it and turned into floats one batch at a time, and the pages
+  read are released every few dozen batches, so training memory stays near a batch, not the dataset.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import tempfile
@@ -30,13 +32,16 @@ import numpy as np
 import torch
 
 from .base import DatasetNotFoundError, InMemoryDataModule, data_root
+from .batches import TensorBatches
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: the splits, in their order in the cache
 SPLITS = ("test", "val", "train")
 #: files decoded at a time (memory while decoding stays near this many images)
 DECODE_CHUNK = 4096
+#: batches between two releases of the memory map's pages
+RELEASE_EVERY = 64
 
 
 def cache_root() -> Path:
@@ -142,56 +147,53 @@ class ImageFolder(InMemoryDataModule):
     def decode_one(self, path: Path) -> np.ndarray:
         return decode(path, self.image_size, self.channels)
 
-    def arrange(self, keep: np.ndarray, parts: list[str] | None) -> tuple[np.ndarray, dict[str, int]]:
-        """The readable files' order in the cache, test then validation then training images, and each split's
-        size: a permutation of the seed, or the dataset's own parts."""
+    def arrange(self, n: int, parts: list[str] | None) -> np.ndarray:
+        """The order of the files in the cache: test, then validation, then training images (by the dataset's own parts
+        where it has them, else a permutation of the seed whose first images are the test split, and so on)."""
         if parts is not None:
-            order = np.concatenate([keep[[parts[i] == k for i in keep]] for k in SPLITS])
-            return order, {k: sum(parts[i] == k for i in keep) for k in SPLITS}
-        order = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(self.seed)).numpy()]
-        n_test, n_val = self._count("test", len(keep)), self._count("val", len(keep))
-        if n_test + n_val >= len(keep):
+            return np.asarray([i for k in SPLITS for i in range(n) if parts[i] == k], dtype=np.int64)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(self.seed)).numpy()
+
+    def split_sizes(self, kept: list[int], parts: list[str] | None) -> dict[str, int]:
+        if parts is not None:
+            return {k: sum(parts[i] == k for i in kept) for k in SPLITS}
+        n_test, n_val = self._count("test", len(kept)), self._count("val", len(kept))
+        if n_test + n_val >= len(kept):
             raise ValueError(f"ImageFolder: test ({n_test}) and validation ({n_val}) images leave none of the "
-                             f"{len(keep)} for training")
-        return order, {"test": n_test, "val": n_val, "train": len(keep) - n_test - n_val}
+                             f"{len(kept)} for training")
+        return {"test": n_test, "val": n_val, "train": len(kept) - n_test - n_val}
 
     def build_cache(self, files: list[Path], labels: list[int], classes: list[str], parts: list[str] | None,
                     target: Path) -> None:
-        """Decode every file (a pool of threads, ``DECODE_CHUNK`` files at a time, so memory stays near a chunk) into
-        a file-order map, copy it in split order into ``images.npy``, and rename the temporary folder into place."""
+        """Decode the files in cache order (:meth:`arrange`), ``DECODE_CHUNK`` at a time by a pool of threads, appending
+        each readable image's bytes to ``images.u8`` (memory stays near a chunk); then the labels and the index, and
+        the temporary folder is renamed into place."""
         t0 = time.time()
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
-            raw, first, ok = None, None, np.zeros(len(files), dtype=bool)
-            with ThreadPoolExecutor(self.workers or os.cpu_count()) as pool:
-                for start in range(0, len(files), DECODE_CHUNK):
-                    for i, a in enumerate(pool.map(self._decode_or_skip, files[start:start + DECODE_CHUNK]), start):
+            order, kept, shape = self.arrange(len(files), parts), [], None
+            with open(tmp / "images.u8", "wb") as out, ThreadPoolExecutor(self.workers or os.cpu_count()) as pool:
+                for start in range(0, len(order), DECODE_CHUNK):
+                    chunk = order[start:start + DECODE_CHUNK]
+                    for i, a in zip(chunk, pool.map(self._decode_or_skip, [files[i] for i in chunk])):
                         if a is None:
                             continue
-                        if raw is None:
-                            first = i
-                            raw = np.lib.format.open_memmap(tmp / "raw.npy", mode="w+", dtype=np.uint8,
-                                                            shape=(len(files), *a.shape))
-                        elif a.shape != raw.shape[1:]:
-                            (_, h0, w0), (_, h, w) = raw.shape[1:], a.shape
+                        if shape is None:
+                            shape, first = a.shape, i
+                        elif a.shape != shape:
+                            (_, h0, w0), (_, h, w) = shape, a.shape
                             raise ValueError(f"ImageFolder: images of different sizes ({files[first]}: {h0}x{w0}, "
                                              f"{files[i]}: {h}x{w}); set image_size to resize them to one")
-                        raw[i], ok[i] = a, True
-            if raw is None:
+                        out.write(np.ascontiguousarray(a).tobytes())
+                        kept.append(int(i))
+            if not kept:
                 raise ValueError(f"ImageFolder: none of the {len(files)} files in {self.folder} could be read")
-            order, counts = self.arrange(np.flatnonzero(ok), parts)
-            images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
-                                               shape=(len(order), *raw.shape[1:]))
-            for start in range(0, len(order), DECODE_CHUNK):
-                images[start:start + DECODE_CHUNK] = raw[order[start:start + DECODE_CHUNK]]
-            images.flush()
-            del images, raw
-            (tmp / "raw.npy").unlink()
-            np.save(tmp / "labels.npy", np.asarray(labels, dtype=np.int64)[order])
-            skipped = [str(files[i].relative_to(self.folder)) for i in np.flatnonzero(~ok)]
-            index = {"root": str(self.folder), "n": len(order), "shape": list(np.load(tmp / "images.npy",
-                     mmap_mode="r").shape[1:]), "classes": classes, "splits": counts, "skipped": skipped,
+            np.save(tmp / "labels.npy", np.asarray(labels, dtype=np.int64)[kept])
+            skipped = sorted(set(range(len(files))) - set(kept))
+            index = {"root": str(self.folder), "n": len(kept), "shape": list(shape), "classes": classes,
+                     "splits": self.split_sizes(kept, parts),
+                     "skipped": [str(files[i].relative_to(self.folder)) for i in skipped],
                      "decode_seconds": round(time.time() - t0, 2)}
             (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n")
             try:
@@ -224,10 +226,22 @@ class ImageFolder(InMemoryDataModule):
         if self.report["skipped"]:
             print(f"ImageFolder: skipped {len(self.report['skipped'])} unreadable file(s) of {len(files)} "
                   f"(first: {self.report['skipped'][0]})")
-        x = torch.from_numpy(np.load(target / "images.npy", mmap_mode="c"))  # copy-on-write map: nothing is written
-        y = torch.from_numpy(np.load(target / "labels.npy"))
+        self._images = np.memmap(target / "images.u8", dtype=np.uint8, mode="c",  # copy-on-write: nothing is written
+                                 shape=(self.report["n"], *self.report["shape"]))
+        x, y = torch.from_numpy(self._images), torch.from_numpy(np.load(target / "labels.npy"))
         ends = np.cumsum([self.report["splits"][k] for k in SPLITS])
         self.splits = {k: (x[a:b], y[a:b]) for k, a, b in zip(SPLITS, [0, *ends[:-1]], ends)}
+
+    def release(self) -> None:
+        """Let the kernel drop the pages of the memory map read so far (they are read again from the file if needed):
+        training memory then stays near a few batches, not the part of the dataset an epoch has touched."""
+        if getattr(self, "_images", None) is not None:
+            self._images._mmap.madvise(mmap.MADV_DONTNEED)
+
+    def _batches(self, split: str, batch_size: int, train: bool) -> TensorBatches:
+        batches = super()._batches(split, batch_size, train)
+        batches.release, batches.release_every = self.release, RELEASE_EVERY
+        return batches
 
 
 class CelebA64(ImageFolder):
@@ -280,7 +294,7 @@ class CelebA64(ImageFolder):
 
 
 def export_images(datamodule, split: str, out: str | os.PathLike) -> int:
-    """Write a split of a datamodule as PNG files, ``<out>/<label>/<index>.png`` (lossless: an ImageFolder of the
+    """Write a split of a datamodule as PNG files, ``<out>/<label>/<split>-<index>.png`` (lossless: an ImageFolder of the
     same size reads back the same uint8 values). Returns the number of files."""
     from PIL import Image
 
@@ -291,5 +305,6 @@ def export_images(datamodule, split: str, out: str | os.PathLike) -> int:
     for label in y.unique().tolist():
         (out / str(label)).mkdir(parents=True, exist_ok=True)
     for i, (image, label) in enumerate(zip(x.numpy(), y.tolist())):
-        Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(out / str(label) / f"{i:05d}.png")
+        Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(
+            out / str(label) / f"{split}-{i:05d}.png")
     return len(x)

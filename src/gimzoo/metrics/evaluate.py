@@ -140,7 +140,12 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
     if representation and labelled:
         x_train, y_train = datamodule.split("train")
         with profile("training codes"):
-            z_train = _batched(lambda xb: model.encode(pixels(xb).to(device)).cpu(), x_train)
+            codes = []
+            for chunk in x_train.split(EVAL_CHUNK):
+                codes.append(model.encode(pixels(chunk).to(device)).cpu())
+                if hasattr(datamodule, "release"):  # an image folder lets go of the memory-mapped pages read
+                    datamodule.release()
+            z_train = torch.cat(codes)
         zc = z.cpu()
         with profile("k-NN"):
             metrics["knn1_accuracy"] = knn_accuracy(z_train, y_train, zc, y, k=1)

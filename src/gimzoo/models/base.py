@@ -112,7 +112,8 @@ class GenerativeInferenceModel(L.LightningModule):
         dm = self.trainer.datamodule
         resuming = self.trainer.ckpt_path is not None  # on_fit_start runs before the loops restore global_step
         if self.init_output_bias and not resuming and self.global_step == 0 and hasattr(dm, "split"):
-            self.decoder.init_output_bias(self.to_internal(pixel_mean(dm.split("train")[0])).to(self.device))
+            mean = pixel_mean(dm.split("train")[0], after_chunk=getattr(dm, "release", None))
+            self.decoder.init_output_bias(self.to_internal(mean).to(self.device))
 
     # -- resume: the random streams continue where the checkpoint left them ------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
