@@ -178,3 +178,26 @@ def test_celeba64_crops_the_centre_and_keeps_the_official_splits(tmp_path, cache
     assert {k: len(dm.split(k)[0]) for k in ("train", "val", "test")} == {"train": 4, "val": 1, "test": 2}
     assert x.shape == (4, 3, 64, 64) and (dm.split("train")[1] == -1).all()
     assert [round(float(v)) for v in x.float().mean((1, 2, 3))] == [0, 40, 80, 200]  # the crop, nothing outside it
+
+
+def test_publish_figure_and_eval_of_a_model_trained_on_a_folder(tmp_path, cache, monkeypatch, capsys):
+    """gimzoo publish, figure and eval work on an image folder (colour, 32x32, labelled) as on MNIST."""
+    from gimzoo import hub
+    from gimzoo.cli import CONFIG_DIR, run
+    from gimzoo.figures import zoo_figure
+
+    write_images(tmp_path / "pets", n=24, size=(40, 36))
+    cli = run(["fit", "--config", str(CONFIG_DIR / "vae-cifar10.yaml"), "--data=gimzoo.data.ImageFolder",
+               f"--data.root={tmp_path / 'pets'}", "--data.image_size=32", "--data.batch_size=8", "--data.val_size=8",
+               "--data.test_size=8", "--model.hidden=[8]", "--trainer.max_epochs=1", "--trainer.logger=false",
+               f"--trainer.default_root_dir={tmp_path / 'runs'}", "--trainer.enable_progress_bar=false"])
+    ckpt = tmp_path / "runs" / "checkpoints" / "last.ckpt"
+    entry = hub.publish(ckpt, "pets-vae", checkpoint_dir=tmp_path / "published", n=8)
+    assert entry["dataset"] == "folder" and entry["evaluation"]["metrics"]["knn1_accuracy"] is not None
+    assert entry["evaluation"]["protocol"]["inception"].startswith("n/a")  # no InceptionV3 weights here
+    monkeypatch.setattr(hub, "CHECKPOINT_DIR", tmp_path / "published")
+    grid = zoo_figure(["pets-vae"], str(tmp_path / "fig.png"), n=4)
+    assert grid.shape[0] == 3 and (tmp_path / "fig.png").is_file()
+    run(["eval", "pets-vae", "--n", "8", "--iwae_k", "2"])
+    assert "no Inception metrics" in capsys.readouterr().out
+    assert cli.datamodule.report["classes"] == ["cat", "dog"]

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import time
 
@@ -238,17 +239,20 @@ def bench_config(config: str, warmup: int, steps: int, repeats: int, min_seconds
     return result
 
 
-def bench_precisions(config: str, precisions: list[str], warmup: int, steps: int, repeats: int,
-                     min_seconds: float = 0.0) -> dict:
-    """gimzoo's samples/s at each precision, interleaved ``repeats`` times in one process (the ratio is only
-    meaningful side by side, on one machine)."""
-    runs: dict[str, list[float]] = {p: [] for p in precisions}
+def bench_variants(config: str, variants: dict[str, tuple[str, ...]], warmup: int, steps: int, repeats: int,
+                   min_seconds: float = 0.0) -> dict:
+    """gimzoo's samples/s with each variant's overrides of the config (precisions, a datamodule: the IDX files
+    against the same images as a PNG folder), interleaved ``repeats`` times in one process: ratios are only
+    meaningful side by side, on one machine."""
+    runs: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
-        for p in precisions:
-            runs[p].append(gimzoo_throughput(config, warmup, steps, (f"--trainer.precision={p}",), min_seconds))
-    med = {p: statistics.median(v) for p, v in runs.items()}
-    return {"config": config, "samples_per_s": med, "ratio_to_first": {p: med[p] / med[precisions[0]] for p in med},
-            "all_runs": runs, "machine": f"{cpu_name()}, {os.cpu_count()} cores", "threads": torch.get_num_threads()}
+        for label, overrides in variants.items():
+            runs[label].append(gimzoo_throughput(config, warmup, steps, overrides, min_seconds))
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    first = next(iter(variants))
+    return {"config": config, "variants": {k: list(v) for k, v in variants.items()}, "samples_per_s": med,
+            "ratio_to_first": {k: med[k] / med[first] for k in med}, "all_runs": runs,
+            "machine": f"{cpu_name()}, {os.cpu_count()} cores", "threads": torch.get_num_threads()}
 
 
 def bench_all(warmup: int, steps: int, repeats: int, min_seconds: float, precision: str | None = None,
@@ -301,17 +305,23 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
                     "(default: the config's)")
     ap.add_argument("--precisions", nargs="+", default=None, help="instead: gimzoo at each of these precisions, side "
                     "by side (e.g. --precisions 32-true bf16-mixed), and their ratio to the first")
+    ap.add_argument("--variant", nargs=2, action="append", metavar=("LABEL", "OVERRIDES"),
+                    help="instead: gimzoo with these CLI overrides of the config, side by side with the other variants "
+                    "(repeatable), e.g. --variant idx '' --variant png '--data=gimzoo.data.ImageFolder --data.root=d'")
     ap.add_argument("--no_compile", action="store_true", help="skip the --model.compile side")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    if a.precisions:
-        result = bench_precisions(a.config, a.precisions, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds)
-        print(f"config {a.config}: gimzoo samples/s by precision, median of {a.repeats or 5} interleaved runs, "
+    variants = {label: tuple(shlex.split(args)) for label, args in a.variant or []}
+    variants |= {p: (f"--trainer.precision={p}",) for p in a.precisions or []}
+    if variants:
+        result = bench_variants(a.config, variants, a.warmup, a.steps or 1000, a.repeats or 5, a.min_seconds)
+        print(f"config {a.config}: gimzoo samples/s of each variant, median of {a.repeats or 5} interleaved runs, "
               f"{result['threads']} threads, {result['machine']}")
-        for p in a.precisions:
-            print(f"  {p:>12}: {result['samples_per_s'][p]:10.0f} samples/s  ratio to {a.precisions[0]}: "
-                  f"{result['ratio_to_first'][p]:.3f}")
+        first = next(iter(variants))
+        for label in variants:
+            print(f"  {label:>12}: {result['samples_per_s'][label]:10.0f} samples/s  ratio to {first}: "
+                  f"{result['ratio_to_first'][label]:.3f}")
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(result, f, indent=2)
