@@ -23,8 +23,8 @@ from typing import Any, Mapping, Sequence
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities.parsing import collect_init_args
 import torch.nn.functional as F
+from lightning.pytorch.utilities.parsing import collect_init_args
 from torch import nn
 
 from ..data.batches import pixel_mean
@@ -183,9 +183,9 @@ class GenerativeInferenceModel(L.LightningModule):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples of p(x) = E_p(z) p(x|z), returned as decoder means in [0, 1]."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"n, the number of samples, must be an integer >= 0, got {n!r}")
-        return self.decode(self.prior.sample(n, generator=generator))
+        return self.decode(self.prior.sample(int(n), generator=generator))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """decode(encode(x))."""
