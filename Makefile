@@ -53,6 +53,7 @@ list: $(STAMP)
 dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation . -w dist
+	rm -rf build  # setuptools' scratch folder
 	@ls dist/*.whl
 
 gpu-check: $(STAMP)

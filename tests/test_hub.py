@@ -305,10 +305,16 @@ def test_the_wheel_knows_the_zoo_outside_the_repository(tmp_path):
     import subprocess
     import sys
 
+    import shutil
+
     root = Path(__file__).resolve().parents[1]
-    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    source, wheels, site = tmp_path / "source", tmp_path / "wheels", tmp_path / "site"
+    source.mkdir()
+    shutil.copytree(root / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):  # a copy: setuptools writes build/ into the tree it builds
+        shutil.copyfile(root / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(root), "-w", str(wheels)], check=True,
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(wheels)], check=True,
                    capture_output=True, cwd=tmp_path)
     (wheel,) = wheels.glob("gimzoo-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
