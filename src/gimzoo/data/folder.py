@@ -133,8 +133,9 @@ class ImageFolder(InMemoryDataModule):
         for p in files:
             st = p.stat()
             h.update(f"{p.relative_to(self.folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        settings = {"version": CACHE_VERSION, "dataset": self.name, "image_size": self.image_size, "channels": self.channels,
-                    "skip_bad_files": self.skip_bad_files, "seed": self.seed, "sizes": self.sizes}
+        settings = {"version": CACHE_VERSION, "dataset": self.name, "image_size": self.image_size,
+                    "channels": self.channels, "skip_bad_files": self.skip_bad_files, "seed": self.seed,
+                    "sizes": self.sizes}
         h.update(json.dumps(settings, sort_keys=True).encode())
         return h.hexdigest()[:24]
 
