@@ -57,7 +57,7 @@ def evaluate(model, datamodule, n: int = 10_000, split: str = "test", seed: int 
 @contextlib.contextmanager
 def channels_last(model):
     """The model's 4-D weights in channels-last layout for the block, then back: the same arithmetic, which oneDNN's
-    CPU convolutions run up to 1.7x faster in that layout (the VAE's transposed convolutions; README, Speed)."""
+    CPU convolutions run up to 1.7x faster in that layout (the VAE's transposed convolutions; docs/speed.md)."""
     model.to(memory_format=torch.channels_last)
     try:
         yield
@@ -99,23 +99,28 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
         metrics["mmd_qz_pz"] = float(mmd(z.float(), z_prior.float(), "imq"))
     protocol["mmd"] = "unbiased MMD^2, IMQ kernel summed over the WAE scales, n codes vs n prior samples"
 
-    # p(x): samples
+    # p(x): n samples, decoded once for whichever extractors apply
+    fakes: list[torch.Tensor] = []
+
+    def samples() -> torch.Tensor:
+        if not fakes:
+            with profile("sampling"):
+                z_fake = model.prior.sample(n, generator=gen).to(device)
+                fakes.append(torch.cat([model.decode(zb) for zb in z_fake.split(EVAL_CHUNK)]).cpu())
+        return fakes[0]
+
     if getattr(datamodule, "is_image", False) and tuple(datamodule.data_shape) == (1, 28, 28) and quality:
         name = extractor_name(datamodule.name)
         entry = extractor_manifest().get(name)
         if entry is not None:
-            with profile("sampling"):
-                fake = torch.cat([model.decode(zb) for zb in model.prior.sample(n, generator=gen).to(device).split(EVAL_CHUNK)])
-            metrics |= sample_quality(fake.cpu(), x.cpu(), datamodule.name, real_key=f"{datamodule.name}-{split}-{n}",
+            metrics |= sample_quality(samples(), x.cpu(), datamodule.name, real_key=f"{datamodule.name}-{split}-{n}",
                                       profile=profile)
             protocol["extractor"] = {"name": name, "sha256": entry["sha256"], "features": "fc (128)"}
             protocol["quality"] = f"{n} samples of p(x) vs the {n} {split} images; KID subsets of {min(1000, n)}"
     weights = inception_weights_path(inception_weights)
     natural = getattr(datamodule, "is_image", False) and tuple(datamodule.data_shape) != (1, 28, 28)
     if weights is not None and quality:
-        with profile("sampling"):
-            fake = torch.cat([model.decode(zb) for zb in model.prior.sample(n, generator=gen).to(device).split(EVAL_CHUNK)])
-        metrics |= inception_quality(fake.cpu(), x.cpu(), weights, real_key=f"{datamodule.name}-{split}-{n}",
+        metrics |= inception_quality(samples(), x.cpu(), weights, real_key=f"{datamodule.name}-{split}-{n}",
                                      profile=profile)
         protocol["inception"] = (f"torch-fidelity {fidelity.INCEPTION} from {weights.name}: {n} samples of p(x) vs the {n} "
                                  f"{split} images; KID subsets of {min(1000, n)}")
