@@ -219,7 +219,7 @@ class GenerativeInferenceModel(L.LightningModule):
     def training_terms(self, name: str):
         """The method ``name`` (``terms``, ``critic_terms``, ``model_terms``) as the training step calls it: with
         ``compile=True``, ``torch.compile`` of the whole term computation (networks, sampling and the terms' arithmetic
-        in one graph: on a 2-core CPU this measured faster than compiling the networks alone; README, Speed).
+        in one graph: on a 2-core CPU this measured faster than compiling the networks alone; docs/speed.md).
 
         The compiled function is made once per class and takes the model as an argument, so nothing is stored on the
         module: its state dict, checkpoints, resume, deep copies (weight averaging) and DDP wrapping are those of the
@@ -312,7 +312,7 @@ def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> t
 def adam(params, lr: float, betas: Sequence[float]) -> torch.optim.Adam:
     """Adam over the trainable parameters, with the fused kernel where they all live on CPU or CUDA: the same update,
     written in one pass over the parameters instead of a dozen foreach passes (3x faster for eight 400 x 400 layers
-    on a 2-core CPU; README, Speed)."""
+    on a 2-core CPU; docs/speed.md)."""
     params = [p for p in params if p.requires_grad]
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=fused or None)

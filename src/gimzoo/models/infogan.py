@@ -83,7 +83,7 @@ class InfoGAN(TwoPlayerModel):
             noise_weight: the weight of Q's noise estimate in the critic player's loss; 0: no estimate (the paper).
             noise_scale: s in noise ~ U(-s, s) (the paper: 1). A small s (ClusterGAN's device) is meant to leave
                 less of the data's variation to the noise and more to the categorical code; on MNIST, s = 0.1
-                clustered worse (0.573 against 0.741) and lost recall (README).
+                clustered worse (0.573 against 0.741) and lost recall (docs/results.md).
             lr: the generator's learning rate; lr_critic: D's and Q's.
             q_batchnorm: batch norm in Q's hidden layer (the official code's Q head).
             weight_init: "default" (PyTorch's) or "dcgan" (N(0, 0.02), the official code's), for every net.
