@@ -70,21 +70,140 @@ def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:
     return torch.stack([scatter_image(p, extent=extent).expand(3, -1, -1) for p in (samples, x, model.reconstruct(x))])
 
 
+@torch.no_grad()
+def interpolation_figure(name: str, out: str, n: int = 8, steps: int = 9, seed: int = 0) -> torch.Tensor:
+    """``n`` pairs of test images, each pair two rows, linear then spherical: x_a, the decoded path, x_b."""
+    from .latent import interpolate
+
+    model, dm = _load(name)
+    x = dm.split("test")[0]
+    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[: 2 * n]
+    a, b = pixels(x[pick[:n]]).float(), pixels(x[pick[n:]]).float()
+    rows = []
+    for i in range(n):
+        for method in ("linear", "slerp"):
+            path = interpolate(model, a[i:i + 1], b[i:i + 1], steps, method)[0]
+            rows.append(torch.cat([a[i:i + 1], path, b[i:i + 1]]))
+    return _save(torch.cat(rows), steps + 2, out)
+
+
+@torch.no_grad()
+def traversal_figure(name: str, out: str, dims: int = 10, steps: int = 9, index: int = 0) -> torch.Tensor:
+    """One row per latent dimension, the ``dims`` dimensions the encoder uses most (largest code variance on the
+    test images), traversed over the prior's range around the code of test image ``index``. For InfoGAN: the
+    categorical code (a column per category, a row per noise draw), then each continuous code from -2 to 2 (a row
+    per category), the three panels one above the other."""
+    from .latent import active_dimensions, traverse, traverse_codes
+    from .nets.priors import InfoGANPrior
+
+    model, dm = _load(name)
+    if isinstance(model.prior, InfoGANPrior):
+        k = model.prior.n_categories
+        panels = list(traverse_codes(model, rows=k, steps=k).values())  # each (k, k, ...)
+        blank = torch.ones(1, k, *model.data_shape)
+        rows = [panels[0]] + [part for panel in panels[1:] for part in (blank, panel)]
+        return _save(torch.cat(rows).flatten(0, 1), k, out)
+    x = dm.split("test")[0]
+    order = active_dimensions(model, pixels(x[:2000]).float())[:dims]
+    grid = traverse(model, pixels(x[index:index + 1]).float(), order, steps)
+    return _save(grid.flatten(0, 1), steps, out)
+
+
+@torch.no_grad()
+def codes_figure(name: str, out: str, method: str = "pca", n: int = 5000) -> None:
+    """The codes of ``n`` test images in 2-D (PCA, t-SNE or UMAP), coloured by label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .latent import code_map
+
+    model, dm = _load(name)
+    x, y = dm.split("test")
+    x, y = x[:n], y[:n]
+    points = code_map(model, pixels(x).float(), method)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    for label in sorted(set(y.tolist())):
+        mine = (y == label).numpy()
+        ax.scatter(points[mine, 0], points[mine, 1], s=3, alpha=0.7, rasterized=True,
+                   color="grey" if label < 0 else plt.get_cmap("tab10")(label % 10),
+                   label="no label" if label < 0 else str(label))
+    ax.legend(markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="label")
+    ax.set_title(f"{name}: codes of {len(x)} test images, {method.upper() if method == 'pca' else method}")
+    ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def neighbours_figure(name: str, out: str, n: int = 8, k: int = 5, seed: int = 0) -> torch.Tensor:
+    """A row per sample of p(x): the sample, then its ``k`` nearest training images (pixel space)."""
+    from .latent import nearest_training
+
+    model, dm = _load(name)
+    samples, neighbours, distances = nearest_training(model, dm.split("train")[0], n, k, seed)
+    rows = torch.cat([samples[:, None], torch.ones_like(samples)[:, None], neighbours], 1)
+    print(f"nearest training distances (pixel L2), per sample: "
+          + "; ".join(", ".join(f"{d:.2f}" for d in row) for row in distances.tolist()))
+    return _save(rows.flatten(0, 1), k + 2, out)
+
+
+def _load(name: str):
+    """(model, datamodule) of a published name, ``hf-hub:owner/name``, or a run's ``.ckpt``."""
+    from .cli import load_for_eval
+
+    model, dm = load_for_eval(name)
+    if len(model.data_shape) != 3:
+        raise ValueError(f"the latent figures draw image models; {name} has data of shape {model.data_shape}")
+    return model, dm
+
+
+def _save(images: torch.Tensor, nrow: int, out: str) -> torch.Tensor:
+    grid = make_grid(images.float(), nrow=nrow, pad_value=1.0)
+    save_image(grid, out)
+    return grid
+
+
+LATENT = {"interpolate": (interpolation_figure, "pairs of test images, two rows each (linear, then spherical): x_a, "
+                          "the decoded path between their codes, x_b"),
+          "traverse": (traversal_figure, "a row per latent dimension (most used first), varied over the prior's "
+                       "range around one test image's code; InfoGAN: its categorical, then continuous codes"),
+          "codes": (codes_figure, "the codes of test images in 2-D, coloured by label"),
+          "neighbours": (neighbours_figure, "a row per sample of p(x): the sample, then its nearest training images")}
+
+
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="gimzoo figure", description="Samples and reconstructions of published models.")
-    p.add_argument("names", nargs="+")
+    p = argparse.ArgumentParser(prog="gimzoo figure", description="Samples and reconstructions of published models, "
+                                "or one model's latent space (--interpolate, --traverse, --codes, --neighbours).")
+    p.add_argument("names", nargs="+", help="published names (gimzoo list), hf-hub:owner/name, or a run's .ckpt")
     p.add_argument("--out", required=True)
-    p.add_argument("--n", type=int, default=8)
-    p.add_argument("--clusters", action="store_true",
-                   help="one model with a discrete code: a row per cluster, samples of p(x|y) then test images in it")
+    p.add_argument("--n", type=int, help="images per row, pairs, samples or codes (each figure has its default)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--clusters", action="store_true",
+                      help="one model with a discrete code: a row per cluster, samples of p(x|y) then test images in it")
+    for flag, (_, what) in LATENT.items():
+        kind.add_argument(f"--{flag}", action="store_true", help=what)
+    p.add_argument("--method", default="pca", choices=["pca", "tsne", "umap"], help="--codes: the 2-D map")
     a = p.parse_args(argv)
-    if a.clusters:
+    sized = {} if a.n is None else {"n": a.n}
+    chosen = [flag for flag in LATENT if getattr(a, flag)]
+    if a.clusters or chosen:
         if len(a.names) != 1:
-            p.error("--clusters draws one model")
-        cluster_figure(a.names[0], a.out, a.n)
-        print(f"wrote {a.out}: a row per cluster of {a.names[0]}: {a.n} samples of p(x | y), then the first {a.n} "
-              "test images that cluster(x) sends to y")
+            p.error(f"--{'clusters' if a.clusters else chosen[0]} draws one model")
+        if a.clusters:
+            cluster_figure(a.names[0], a.out, **sized)
+            print(f"wrote {a.out}: a row per cluster of {a.names[0]}: samples of p(x | y), then the first test images "
+                  "that cluster(x) sends to y")
+            return
+        fn, what = LATENT[chosen[0]]
+        extra = {"method": a.method} if chosen[0] == "codes" else {}
+        if chosen[0] == "traverse" and a.n is not None:
+            sized = {"dims": a.n}
+        fn(a.names[0], a.out, **sized, **extra)
+        print(f"wrote {a.out}: {a.names[0]}, {what}")
         return
-    zoo_figure(a.names, a.out, a.n)
+    zoo_figure(a.names, a.out, **sized)
     print(f"wrote {a.out}: rows {', '.join(a.names)}; each row: samples of p(x), then test data and their "
-          f"reconstructions ({a.n} images each, or 2,500 points for 2-D data)")
+          f"reconstructions ({a.n or 8} images each, or 2,500 points for 2-D data)")

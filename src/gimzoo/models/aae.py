@@ -33,6 +33,7 @@ from .base import TwoPlayerModel, autoencoder, reconstruction_term
 @register_model("wae-gan", lam=3.0, lr_critic=5e-4)
 @register_model("aae")
 class AAE(TwoPlayerModel):
+    family = "(2)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

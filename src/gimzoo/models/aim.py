@@ -31,6 +31,7 @@ from .base import TwoPlayerModel, autoencoder
 
 @register_model("aim")
 class AIM(TwoPlayerModel):
+    family = "(4)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

@@ -38,6 +38,7 @@ from .base import TwoPlayerModel, autoencoder, reconstruction_term
 
 @register_model("avb")
 class AVB(TwoPlayerModel):
+    family = "(1)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

@@ -91,6 +91,10 @@ class GenerativeInferenceModel(L.LightningModule):
     #: the Lightning strategy for several devices (two-player models leave one player's parameters unused in each
     #: backward, which plain DDP refuses)
     ddp_strategy: str = "ddp"
+    #: which route to matching the joints the model takes (the README's equations): ``"(1)"`` KL(q||p) through
+    #: KL(q(z|x)||p(z)) per x, ``"(2)"`` KL(q||p) through a divergence of the marginals q(z), p(z), ``"joint"`` a
+    #: critic D(x, z) of the two joints, ``"(4)"`` KL(p||q) through a divergence of p(x) and the data
+    family: str = ""
 
     def __init__(self, data_shape: Sequence[int], compile: bool = False):
         """Checks the init arguments of the whole constructor chain (:func:`check_hyperparameters`), so a bad size,

@@ -40,6 +40,7 @@ from .base import TwoPlayerModel, autoencoder
 @register_model("ali", encoder="gaussian", prior="normal")
 @register_model("bigan")
 class BiGAN(TwoPlayerModel):
+    family = "joint"
     critic_class = XZCritic
 
     def __init__(

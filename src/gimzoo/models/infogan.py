@@ -43,6 +43,7 @@ from .base import TwoPlayerModel
 
 @register_model("infogan")
 class InfoGAN(TwoPlayerModel):
+    family = "(4)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

@@ -29,6 +29,7 @@ from .vae import VAE
 
 @register_model("infovae")
 class InfoVAE(VAE):
+    family = "(2)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

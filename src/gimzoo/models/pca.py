@@ -52,6 +52,7 @@ class _Reconstruction(nn.Module):
 
 class PCA(GenerativeInferenceModel):
     """Zero-noise probabilistic PCA with ``n_components`` latent dimensions (see the module docstring)."""
+    family = "linear"
 
     def __init__(self, data_shape, mean: torch.Tensor, components: torch.Tensor, scales: torch.Tensor):
         super().__init__(data_shape)

@@ -27,6 +27,7 @@ from .base import SingleOptimizerModel, autoencoder
 @register_model("beta-vae", beta=4.0)
 @register_model("vae")
 class VAE(SingleOptimizerModel):
+    family = "(1)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),

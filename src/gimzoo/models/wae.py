@@ -33,6 +33,7 @@ from .base import SingleOptimizerModel, autoencoder, reconstruction_term
 
 @register_model("wae")
 class WAE(SingleOptimizerModel):
+    family = "(2)"
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),
