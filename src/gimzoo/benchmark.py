@@ -18,6 +18,7 @@ protocol, the wall times, the machine and the git commit of the code); ``results
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import io
@@ -150,19 +151,29 @@ def _one_thread_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "WANDB_MODE": "offline"}
 
 
+_LIVE: set[subprocess.Popen] = set()  # the child processes running now, stopped together on Ctrl-C
+
+
 def _child(args: list[str], log: Path) -> None:
     """Run ``python -m gimzoo.cli ARGS`` with one thread, its output appended to ``log``; raise if it fails."""
     with log.open("a") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gimzoo.cli", *args], stdout=out, stderr=subprocess.STDOUT,
                                 env=_one_thread_env())
+        _LIVE.add(proc)
         try:
             code = proc.wait()
-        except KeyboardInterrupt:  # Ctrl-C reached the child too (same process group): let it save and stop
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
-            raise
+        finally:
+            _LIVE.discard(proc)
     if code:
         raise RuntimeError(f"`gimzoo {' '.join(args[:1])}` failed (exit {code}); see {log}")
+
+
+def _stop_children() -> None:
+    """Ctrl-C: pass the interrupt to every running child (a terminal sends it to them too; a background run or a
+    scheduler may not), so each saves nothing half-written and exits."""
+    for proc in list(_LIVE):
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
 
 
 def _timed(seconds_file: Path, key: str, fn) -> float:
@@ -395,15 +406,18 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
         return row
 
     new: list[dict] = []
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for row in pool.map(one, todo):
-                new.append(row)
+        for row in pool.map(one, todo):
+            new.append(row)
     except KeyboardInterrupt:
+        _stop_children()
+        pool.shutdown(wait=True, cancel_futures=True)
         print(f"\ninterrupted: {len(new)} new runs saved in {csv_path}; run the same command again to continue "
               "(finished runs are skipped, a run stopped in training resumes from its last checkpoint)",
               file=sys.stderr, flush=True)
         raise SystemExit(130) from None
+    pool.shutdown()
     write_report(suite, results)
     return new
 

@@ -240,8 +240,10 @@ def report(result: dict, json_path: str | None = None, profile: bool = False) ->
         print("# profile (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in parts)
               + f"; other {result['seconds'] - sum(result['profile'].values()):.1f}")
     print(f"# {result['seconds']} s")
-    if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
+    if json_path:  # written whole or not at all: an interrupted evaluation leaves no half file
+        tmp = Path(json_path).with_name(f".{Path(json_path).name}.tmp")
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+        os.replace(tmp, json_path)
     return result
 
 
