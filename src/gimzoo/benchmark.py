@@ -433,6 +433,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--results", default="results", help="where <suite>.csv/.md/.png go (default results/)")
     p.add_argument("--report", action="store_true", help="only redraw <suite>.md and .png from the CSV")
     a = p.parse_args(argv)
+    # a shell starts background jobs with SIGINT ignored, and children inherit that; a handler (reset to the default
+    # in each child) lets `kill -INT` stop a background benchmark as Ctrl-C stops one in a terminal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     suite = load_suite(a.suite)
     if a.report:
         write_report(suite, Path(a.results))
