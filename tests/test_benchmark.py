@@ -133,3 +133,26 @@ def test_a_tiny_suite_trains_and_evaluates_for_real_in_child_processes(tmp_path,
     saved = yaml.safe_load((tmp_path / "runs" / "tiny" / "vae" / "seed0" / "fit" / "run" / "config.yaml").read_text())
     assert saved["model"]["init_args"]["latent_dim"] == 3 and saved["model"]["init_args"]["hidden"] == [8]
     assert (tmp_path / "results" / "tiny.md").is_file()
+
+
+def test_a_run_time_sums_its_attempts_and_a_killed_attempt_counts_until_its_log_stopped(tmp_path):
+    seconds, log = tmp_path / "seconds.json", tmp_path / "benchmark.log"
+    log.write_text("")
+    bm._timed(seconds, "fit_s", lambda: None, log)
+    first = json.loads(seconds.read_text())
+    assert first["open"] == {} and 0 <= first["fit_s"] < 1
+    # an attempt killed 30 s after it started, its log last written then
+    import os
+    import time
+    killed = {**first, "open": {"fit_s": time.time() - 100}}
+    seconds.write_text(json.dumps(killed))
+    os.utime(log, (time.time() - 70, time.time() - 70))
+    total = bm._timed(seconds, "fit_s", lambda: None, log)
+    assert 29.5 < total - first["fit_s"] < 31
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bm._timed(seconds, "eval_s", interrupted, log)
+    assert json.loads(seconds.read_text())["open"] == {} and "eval_s" in json.loads(seconds.read_text())

@@ -176,15 +176,22 @@ def _stop_children() -> None:
             proc.send_signal(signal.SIGINT)
 
 
-def _timed(seconds_file: Path, key: str, fn) -> float:
-    """Call ``fn`` and add its wall time to ``key`` of ``seconds_file`` (also when interrupted): a resumed run's
-    time is the sum of its attempts."""
+def _timed(seconds_file: Path, key: str, fn, log: Path) -> float:
+    """Call ``fn`` and add its wall time to ``key`` of ``seconds_file``: a resumed run's time is the sum of its
+    attempts. An attempt is recorded as open when it starts; one that was killed before it could close (SIGKILL, a
+    crash) is closed at the next start with the last write to its ``log``."""
     times = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
+    opened = times.setdefault("open", {})
+    if key in opened:  # a killed attempt: it ran until its log was last written
+        times[key] = round(times.get(key, 0.0) + max(0.0, log.stat().st_mtime - opened[key]), 1)
+    opened[key] = time.time()
+    _write_atomic(seconds_file, json.dumps(times) + "\n")
     t0 = time.perf_counter()
     try:
         fn()
     finally:
         times[key] = round(times.get(key, 0.0) + time.perf_counter() - t0, 1)
+        del opened[key]
         _write_atomic(seconds_file, json.dumps(times) + "\n")
     return times[key]
 
@@ -205,12 +212,12 @@ def run_one(suite: Suite, model: str, seed: int, runs: Path) -> dict:
     last, done = run / "checkpoints" / "last.ckpt", root / "fit.done"
     if not done.is_file():
         resume = ["--ckpt_path", str(last)] if last.is_file() else []
-        _timed(seconds, "fit_s", lambda: _child(["fit", "--config", str(config), *resume], log))
+        _timed(seconds, "fit_s", lambda: _child(["fit", "--config", str(config), *resume], log), log)
         done.write_text("")
     result_file = root / "eval.json"
     if not result_file.is_file():
         _timed(seconds, "eval_s", lambda: _child(["eval", str(last), "--n", str(suite.eval_n), "--json",
-                                                  str(result_file)], log))
+                                                  str(result_file)], log), log)
     result, times = json.loads(result_file.read_text()), json.loads(seconds.read_text())
     return {"suite": suite.name, "model": model, "family": get_model_entry(model).cls.family, "seed": seed,
             "fit_s": times["fit_s"], "eval_s": times["eval_s"], "epochs": suite.epochs,
