@@ -354,13 +354,19 @@ def figure_main(argv: list[str]) -> None:
     main(argv)
 
 
+def curves_main(argv: list[str]) -> None:
+    from .curves import main
+
+    main(argv)
+
+
 def benchmark_main(argv: list[str]) -> None:
     from .benchmark import main
 
     main(argv)
 
 
-COMMANDS = {"eval": eval_main, "benchmark": benchmark_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
+COMMANDS = {"eval": eval_main, "benchmark": benchmark_main, "curves": curves_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
             "push": push_main, "export": export_main, "extractor": extractor_main}
 
 

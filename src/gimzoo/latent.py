@@ -120,11 +120,12 @@ def code_map(model, x: torch.Tensor, method: str = "pca", seed: int = 0, chunk: 
 
     if method not in MAPS:
         raise ValueError(f"unknown map {method!r}; known: {', '.join(MAPS)}")
+    from .callbacks.grids import pca_2d
+
     z = torch.cat([model.encode(xb).float() for xb in x.split(chunk)])
-    z = z - z.mean(0)
     if method == "pca":
-        _, _, v = torch.linalg.svd(z, full_matrices=False)
-        return (z @ v[:2].T).numpy().astype(np.float32)
+        return pca_2d(z).numpy().astype(np.float32)
+    z = z - z.mean(0)
     if method == "tsne":
         from sklearn.manifold import TSNE
 

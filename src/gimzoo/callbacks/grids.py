@@ -63,7 +63,8 @@ class SampleGrids(L.Callback):
     (originals on odd rows, reconstructions below them) of fixed validation images, and a map of the
     codes: encode(x) of up to 2,000 validation images projected on their two principal axes, coloured by label.
 
-    Files: ``<run dir>/grids/samples_epoch{E:03d}.png``, ``recon_epoch{E:03d}.png`` and ``codes_epoch{E:03d}.png``.
+    Files: ``<run dir>/grids/samples_epoch{E:03d}.png``, ``recon_epoch{E:03d}.png`` and ``codes_epoch{E:03d}.png``,
+    always; the same images also go to every logger of the run that takes images (:func:`log_image`).
     """
 
     def __init__(self, every_n_epochs: int = 1, n: int = 64, n_points: int = 2500, seed: int = 0):
@@ -106,5 +107,23 @@ class SampleGrids(L.Callback):
         pl_module.train(was_training)
         for name, img in images.items():
             save_image(img, out / f"{name}_epoch{trainer.current_epoch:03d}.png")
-            if hasattr(trainer.logger, "log_image"):
-                trainer.logger.log_image(key=f"grids/{name}", images=[img], step=trainer.global_step)
+            for logger in trainer.loggers:
+                log_image(logger, f"grids/{name}", img, trainer.global_step)
+
+
+def log_image(logger, key: str, img: torch.Tensor, step: int) -> bool:
+    """Send a (C, H, W) image in [0, 1] to a Lightning logger that takes images: wandb, Neptune and Comet
+    (``log_image``), TensorBoard (``add_image``), MLflow (an artifact per step). False for one that takes none (CSV):
+    the PNG files in the run folder are written in every case."""
+    from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+
+    if isinstance(logger, TensorBoardLogger):
+        logger.experiment.add_image(key, img.clamp(0, 1), step)
+    elif isinstance(logger, MLFlowLogger):
+        logger.experiment.log_image(logger.run_id, img.clamp(0, 1).permute(1, 2, 0).numpy(),
+                                    artifact_file=f"{key}/step{step:07d}.png")
+    elif hasattr(logger, "log_image"):
+        logger.log_image(key=key, images=[img], step=step)
+    else:
+        return False
+    return True
