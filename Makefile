@@ -14,7 +14,7 @@ CONFIG := zoo_configs/$(MODEL)-$(DATA).yaml
 STAMP  := $(VENV)/.installed-stamp
 BIN    := $(VENV)/bin
 
-.PHONY: help train test bench list check-config dist gpu-check
+.PHONY: help train test bench list check-config dist gpu-check docs docs-serve
 
 help:
 	@echo "make train MODEL=<model> [DATA=<data>] [ARGS=\"...\"]   train from zoo_configs/<model>-<data>.yaml"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench [BENCH=\"--config zoo_configs/vae-mnist.yaml\"]  gimzoo vs a plain PyTorch loop, every model"
 	@echo "make list                                             models, datasets and configs"
 	@echo "make gpu-check                                        every model on random 3x64x64 images on the GPU(s)"
+	@echo "make docs                                             the documentation site, in runs/site/ (docs-serve: live)"
 	@echo "make dist                                             the wheel, in dist/ (pip install dist/gimzoo-*.whl)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -58,3 +59,9 @@ dist: $(STAMP)
 
 gpu-check: $(STAMP)
 	$(BIN)/python -m gimzoo.gpucheck
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve

@@ -402,7 +402,20 @@ def test_figure_of_published_toy_models_is_one_row_of_three_density_images_each(
 
 def test_the_readme_table_is_the_manifest_table():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert hub.results_table() in readme, "regenerate the README's table with `gimzoo table`"
+    assert hub.model_table() in readme, "regenerate the README's table with `gimzoo table`"
+
+
+def test_the_model_table_has_a_row_per_registered_model_with_its_mnist_checkpoints_metrics():
+    table = hub.model_table(link="{}.md").splitlines()
+    assert len(table) == 2 + len(gimzoo.list_models())
+    manifest = hub.read_manifest()
+    for name in gimzoo.list_models():
+        row = next(r for r in table if r.startswith(f"| [`{name}`]({name}.md) |"))
+        metrics = (manifest.get(f"{name}-mnist") or {}).get("evaluation", {}).get("metrics", {})
+        cells = [c.strip() for c in row.strip("|").split("|")][4:]
+        assert cells == [f"{metrics[k]:.3g}" if metrics.get(k) is not None else "–" for k in hub.MODEL_TABLE_COLUMNS]
+    assert "`beta-vae-mnist`" in next(r for r in table if r.startswith("| [`beta-vae`]"))
+    assert "`beta-vae-mnist`" not in next(r for r in table if r.startswith("| [`vae`]"))
 
 
 def test_every_published_checkpoint_loads_and_matches_its_recipe():

@@ -340,10 +340,13 @@ def floor_main(argv: list[str]) -> dict:
 
 
 def table_main(argv: list[str]) -> str:
-    from .hub import results_table
+    from .hub import model_table, results_table
 
-    argparse.ArgumentParser(prog="gimzoo table", description="The README's table of published checkpoints.").parse_args(argv)
-    table = results_table()
+    p = argparse.ArgumentParser(prog="gimzoo table", description="The README's model table (a row per model, the "
+                                "headline metrics of its MNIST checkpoint), or every published checkpoint's metrics.")
+    p.add_argument("--checkpoints", action="store_true", help="a row per published checkpoint, every table metric")
+    a = p.parse_args(argv)
+    table = results_table() if a.checkpoints else model_table()
     print(table)
     return table
 

@@ -363,6 +363,34 @@ TABLE_COLUMNS = ("fid_lenet", "kid_lenet", "recon_mse", "linear_probe_accuracy",
                  "cluster_hungarian_accuracy", "iwae_nll", "modes_captured", "high_quality_fraction")
 
 
+#: the headline metrics of the README's model table, from each model's MNIST checkpoint
+MODEL_TABLE_COLUMNS = ("fid_lenet", "linear_probe_accuracy", "mmd_qz_pz")
+
+
+def model_table(checkpoint_dir: Path | None = None, link: str | None = None) -> str:
+    """The README's model table: a row per registered model with its family, paper, published checkpoints and the
+    headline metrics of its ``<model>-mnist`` checkpoint (``gimzoo table`` prints it; a test checks the README).
+    ``link``: a pattern like ``"{}.md"`` that links each model's name to its page."""
+    from .modelcard import registration_of
+    from .registry import get_model_entry, list_models
+
+    fmt = lambda v: "–" if v is None else f"{v:.3g}"  # noqa: E731
+    manifest = read_manifest(checkpoint_dir)
+    published: dict[str, list[str]] = {}
+    for pub, entry in sorted(manifest.items()):
+        published.setdefault(registration_of(entry), []).append(pub)
+    lines = ["| model | family | paper | published | " + " | ".join(MODEL_TABLE_COLUMNS) + " |",
+             "|" + "---|" * (4 + len(MODEL_TABLE_COLUMNS))]
+    for name in list_models():
+        entry = get_model_entry(name)
+        mnist = (manifest.get(f"{name}-mnist") or {}).get("evaluation") or {}
+        cells = " | ".join(fmt((mnist.get("metrics") or {}).get(k)) for k in MODEL_TABLE_COLUMNS)
+        pubs = ", ".join(f"`{p}`" for p in published.get(name, [])) or "–"
+        shown = f"[`{name}`]({link.format(name)})" if link else f"`{name}`"
+        lines.append(f"| {shown} | {entry.cls.family} | {entry.paper} | {pubs} | {cells} |")
+    return "\n".join(lines)
+
+
 def results_table(checkpoint_dir: Path | None = None) -> str:
     """The Markdown table of every published checkpoint with its manifest metrics and the command that trains it
     (``gimzoo table`` prints it; the README's table is this output, checked by a test)."""

@@ -70,7 +70,7 @@ def active_dimensions(model, x: torch.Tensor) -> torch.Tensor:
 def traverse(model, x: torch.Tensor, dims: list[int] | torch.Tensor | None = None, steps: int = 9,
              span: float = 0.997) -> torch.Tensor:
     """Vary each latent dimension in ``dims`` around the code of one image x (1, *data_shape): dimension d runs
-    over the prior's central ``span`` quantile range (0.997: +-3 sigma of a standard normal prior) while the others
+    evenly over the prior's central ``span`` quantile range (0.997: -3 to 3 for a standard normal prior) while the others
     keep encode(x). Returns (len(dims), steps, *data_shape). ``dims`` default to every dimension."""
     if x.shape[0] != 1:
         raise ValueError(f"traverse starts from one image, x of shape (1, {', '.join(map(str, x.shape[1:]))}); "
@@ -81,7 +81,8 @@ def traverse(model, x: torch.Tensor, dims: list[int] | torch.Tensor | None = Non
     dims = torch.arange(z0.shape[1]) if dims is None else torch.as_tensor(dims)
     if len(dims) and (dims.min() < 0 or dims.max() >= z0.shape[1]):
         raise ValueError(f"dims must lie in [0, {z0.shape[1] - 1}], got {dims.tolist()}")
-    values = _prior_quantiles(model, torch.linspace((1 - span) / 2, (1 + span) / 2, steps))  # (steps, latent)
+    low, high = _prior_quantiles(model, torch.tensor([(1 - span) / 2, (1 + span) / 2]))
+    values = low + torch.linspace(0, 1, steps)[:, None] * (high - low)  # (steps, latent), evenly spaced
     z = z0.repeat(len(dims), steps, 1)  # (dims, steps, latent)
     rows = torch.arange(len(dims))
     z[rows, :, dims] = values[:, dims].T.to(z)

@@ -33,6 +33,14 @@ def registered_names(entry: dict) -> list[str]:
                   if e.cls is cls and all(args.get(k, v) == v for k, v in e.defaults.items()))
 
 
+def registration_of(entry: dict) -> str:
+    """The most specific registered name of a published entry: of the names its config matches, the one with the
+    most defining defaults (``beta-vae``, not ``vae``, for a VAE config with beta = 4)."""
+    from .registry import get_model_entry
+
+    return max(registered_names(entry), key=lambda n: len(get_model_entry(n).defaults))
+
+
 @torch.no_grad()
 def sample_figure(model, out: Path, n: int = 64, seed: int = 0) -> None:
     """n samples of p(x) (seed 0) as a grid, or as a density image for 2-D data."""

@@ -27,6 +27,8 @@ class ModelEntry:
     name: str
     cls: type
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: the paper of this variant, short (authors, venue year, arXiv id): the docs' model table and pages
+    paper: str = ""
 
     def create(self, **overrides: Any):
         return self.cls(**{**self.defaults, **overrides})
@@ -35,8 +37,9 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, **defaults: Any) -> Callable[[type], type]:
-    """Class decorator: ``@register_model("beta-vae", beta=4.0)`` registers ``name`` -> (class, defaults).
+def register_model(name: str, *, paper: str = "", **defaults: Any) -> Callable[[type], type]:
+    """Class decorator: ``@register_model("beta-vae", paper="Higgins et al., ICLR 2017", beta=4.0)`` registers
+    ``name`` -> (class, defaults) and the variant's paper.
 
     Registering a name twice raises; defaults must be arguments of the class's ``__init__``.
     """
@@ -48,7 +51,7 @@ def register_model(name: str, **defaults: Any) -> Callable[[type], type]:
         bad = sorted(set(defaults) - set(params))
         if bad:
             raise TypeError(f"register_model({name!r}): {cls.__name__}.__init__ has no argument(s) {bad}")
-        _MODELS[name] = ModelEntry(name, cls, dict(defaults))
+        _MODELS[name] = ModelEntry(name, cls, dict(defaults), paper)
         return cls
 
     return decorator

@@ -30,8 +30,8 @@ from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder, reconstruction_term
 
 
-@register_model("wae-gan", lam=3.0, lr_critic=5e-4)
-@register_model("aae")
+@register_model("wae-gan", paper="Tolstikhin et al., ICLR 2018 (arXiv:1711.01558)", lam=3.0, lr_critic=5e-4)
+@register_model("aae", paper="Makhzani et al., ICLR 2016 workshop (arXiv:1511.05644)")
 class AAE(TwoPlayerModel):
     family = "(2)"
     def __init__(

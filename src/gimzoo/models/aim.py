@@ -29,7 +29,7 @@ from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
 
 
-@register_model("aim")
+@register_model("aim", paper="Adversarial Inference by Matching priors and conditionals, ICLR 2019 submission")
 class AIM(TwoPlayerModel):
     family = "(4)"
     def __init__(

@@ -36,7 +36,7 @@ from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder, reconstruction_term
 
 
-@register_model("avb")
+@register_model("avb", paper="Mescheder, Nowozin & Geiger, ICML 2017 (arXiv:1701.04722)")
 class AVB(TwoPlayerModel):
     family = "(1)"
     def __init__(

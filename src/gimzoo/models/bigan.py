@@ -37,8 +37,8 @@ from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
 
 
-@register_model("ali", encoder="gaussian", prior="normal")
-@register_model("bigan")
+@register_model("ali", paper="Dumoulin et al., ICLR 2017 (arXiv:1606.00704)", encoder="gaussian", prior="normal")
+@register_model("bigan", paper="Donahue, Krähenbühl & Darrell, ICLR 2017 (arXiv:1605.09782)")
 class BiGAN(TwoPlayerModel):
     family = "joint"
     critic_class = XZCritic
@@ -119,7 +119,8 @@ class BiGAN(TwoPlayerModel):
         return {"swap": critic_loss(s_p, s_q)}
 
 
-@register_model("bigbigan", encoder="gaussian", prior="normal")
+@register_model("bigbigan", paper="Donahue & Simonyan, NeurIPS 2019 (arXiv:1907.02544)", encoder="gaussian",
+                prior="normal")
 class BigBiGAN(BiGAN):
     critic_class = UnaryJointCritic
     SCORES = ("x", "z", "xz")

@@ -41,7 +41,7 @@ from ..registry import register_model
 from .base import TwoPlayerModel
 
 
-@register_model("infogan")
+@register_model("infogan", paper="Chen et al., NeurIPS 2016 (arXiv:1606.03657)")
 class InfoGAN(TwoPlayerModel):
     family = "(4)"
     def __init__(

@@ -27,7 +27,7 @@ from ..registry import register_model
 from .vae import VAE
 
 
-@register_model("infovae")
+@register_model("infovae", paper="Zhao, Song & Ermon, AAAI 2019 (arXiv:1706.02262)")
 class InfoVAE(VAE):
     family = "(2)"
     def __init__(

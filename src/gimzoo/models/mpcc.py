@@ -33,7 +33,7 @@ from .aim import AIM
 from .base import adam
 
 
-@register_model("mpcc")
+@register_model("mpcc", paper="Astorga et al., ECCV 2020 (arXiv:2008.13036)")
 class MPCC(AIM):
     def __init__(
         self,

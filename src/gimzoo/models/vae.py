@@ -24,8 +24,8 @@ from ..registry import register_model
 from .base import SingleOptimizerModel, autoencoder
 
 
-@register_model("beta-vae", beta=4.0)
-@register_model("vae")
+@register_model("beta-vae", paper="Higgins et al., ICLR 2017", beta=4.0)
+@register_model("vae", paper="Kingma & Welling, ICLR 2014 (arXiv:1312.6114)")
 class VAE(SingleOptimizerModel):
     family = "(1)"
     def __init__(

@@ -31,7 +31,7 @@ from ..registry import register_model
 from .base import SingleOptimizerModel, autoencoder, reconstruction_term
 
 
-@register_model("wae")
+@register_model("wae", paper="Tolstikhin et al., ICLR 2018 (arXiv:1711.01558)")
 class WAE(SingleOptimizerModel):
     family = "(2)"
     def __init__(
