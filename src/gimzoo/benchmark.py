@@ -202,8 +202,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_one(suite: Suite, model: str, seed: int, runs: Path) -> dict:
-    """Train (or resume) and evaluate one (model, seed); returns its CSV row."""
+def run_one(suite: Suite, model: str, seed: int, runs: Path, code: str | None = None) -> dict:
+    """Train (or resume) and evaluate one (model, seed); returns its CSV row. ``code``: the commit of the code the
+    runs use (default: :func:`commit` now)."""
     root = runs / suite.name / model / f"seed{seed}"
     root.mkdir(parents=True, exist_ok=True)
     config, log, seconds = root / "benchmark-config.yaml", root / "benchmark.log", root / "seconds.json"
@@ -222,7 +223,7 @@ def run_one(suite: Suite, model: str, seed: int, runs: Path) -> dict:
     return {"suite": suite.name, "model": model, "family": get_model_entry(model).cls.family, "seed": seed,
             "fit_s": times["fit_s"], "eval_s": times["eval_s"], "epochs": suite.epochs,
             "batch_size": suite.batch_size, "precision": suite.precision, "machine": machine(),
-            "commit": commit(), "protocol": json.dumps(result["protocol"], sort_keys=True),
+            "commit": code or commit(), "protocol": json.dumps(result["protocol"], sort_keys=True),
             **{k: ("" if v is None else v) for k, v in result["metrics"].items()}}
 
 
@@ -268,7 +269,7 @@ def append_row(path: Path, row: dict) -> None:
     from filelock import FileLock
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+    with FileLock(str(path.with_name(f".{path.name}.lock"))):
         rows = [r for r in read_rows(path) if (r["model"], str(r["seed"])) != (row["model"], str(row["seed"]))]
         rows.append({k: str(v) for k, v in row.items()})
         columns = list(RUN_COLUMNS)
@@ -401,10 +402,12 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
     todo = [(m, s) for s in seeds for m in models if (m, s) not in finished]
     print(f"{suite.name}: {len(finished)} runs in {csv_path}, {len(todo)} to run, {jobs} at a time", flush=True)
 
+    code = commit()  # the children import the code as it is now; edits made while the benchmark runs show as -dirty
+
     def one(task):
         model, seed = task
         t0 = time.perf_counter()
-        row = run_one(suite, model, seed, runs)
+        row = run_one(suite, model, seed, runs, code)
         append_row(csv_path, row)
         write_report(suite, results)
         print(f"{model} seed {seed}: fit {row['fit_s']} s, eval {row['eval_s']} s ({time.perf_counter() - t0:.0f} s "
