@@ -109,8 +109,20 @@ def test_finished_runs_are_skipped_and_a_killed_run_resumes_from_its_last_checkp
     assert [c[c.index("--ckpt_path") + 1] for c in fits if "--ckpt_path" in c] == [str(last)]
     calls.clear()
     assert bm.benchmark(suite, runs=tmp_path / "runs", results=tmp_path / "results") == [] and calls == []
+    # a failing run does not stop the others; the command fails at the end and names it
+    suite.seeds = [0, 1, 2]
+
+    def failing(args, log):
+        if "seed2" in str(log) and args[0] == "fit" and "vae" in str(log):
+            raise RuntimeError("`gimzoo fit` failed (exit 1)")
+        child(args, log)
+
+    monkeypatch.setattr(bm, "_child", failing)
+    with pytest.raises(RuntimeError, match=r"1 of 2 runs failed .*\nvae seed 2: `gimzoo fit` failed"):
+        bm.benchmark(suite, runs=tmp_path / "runs", results=tmp_path / "results")
+    assert {(r["model"], r["seed"]) for r in bm.read_rows(tmp_path / "results" / "s.csv")} >= {("wae", "2")}
     rows = bm.read_rows(tmp_path / "results" / "s.csv")
-    assert len(rows) == 4 and all(r["fit_s"] and r["commit"] for r in rows)
+    assert len(rows) == 5 and all(r["fit_s"] and r["commit"] for r in rows)
 
 
 def test_a_tiny_suite_trains_and_evaluates_for_real_in_child_processes(tmp_path, monkeypatch):

@@ -427,3 +427,17 @@ def test_gpu_check_refuses_to_pretend_without_a_gpu(monkeypatch, capsys):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpucheck.main([]) == 2 and "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_run_resumed_in_the_middle_of_an_epoch_finishes_and_times_its_epochs(in_tmp):
+    """Lightning resumes a mid-epoch checkpoint without on_train_epoch_start: the epoch timer must still log."""
+    common = ["--config", str(CONFIG_DIR / "vae-mnist.yaml"), "--data=gimzoo.data.RandomImages",
+              "--data.batch_size=16", "--trainer.enable_progress_bar=false", "--trainer.logger=false",
+              "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+              "--trainer.callbacks.every_n_train_steps=1", "--trainer.callbacks.save_last=true",
+              "--trainer.callbacks.dirpath=runs/ckpt"]
+    first = run(["fit", *common, "--trainer.max_epochs=2", "--trainer.max_steps=3"])
+    assert first.trainer.global_step == 3 and first.trainer.num_training_batches > 3  # stopped inside epoch 0
+    second = run(["fit", *common, "--trainer.max_epochs=2", "--ckpt_path=runs/ckpt/last.ckpt"])
+    assert second.trainer.state.finished and second.trainer.current_epoch == 2
+    assert 0 <= float(second.trainer.logged_metrics["time/epoch_s"]) < 60

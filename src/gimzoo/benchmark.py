@@ -404,10 +404,17 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
 
     code = commit()  # the children import the code as it is now; edits made while the benchmark runs show as -dirty
 
+    failed: list[str] = []
+
     def one(task):
         model, seed = task
         t0 = time.perf_counter()
-        row = run_one(suite, model, seed, runs, code)
+        try:
+            row = run_one(suite, model, seed, runs, code)
+        except Exception as e:  # one failed run does not stop the others; the command fails at the end
+            failed.append(f"{model} seed {seed}: {e}")
+            print(f"FAILED {model} seed {seed}: {e}", file=sys.stderr, flush=True)
+            return None
         append_row(csv_path, row)
         write_report(suite, results)
         print(f"{model} seed {seed}: fit {row['fit_s']} s, eval {row['eval_s']} s ({time.perf_counter() - t0:.0f} s "
@@ -419,7 +426,8 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         for row in pool.map(one, todo):
-            new.append(row)
+            if row is not None:
+                new.append(row)
     except KeyboardInterrupt:
         _stop_children()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -428,6 +436,10 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
               file=sys.stderr, flush=True)
         raise SystemExit(130) from None
     pool.shutdown()
+    if failed:
+        write_report(suite, results)
+        raise RuntimeError(f"{len(failed)} of {len(todo)} runs failed (the others are saved; run again to retry "
+                           "them):\n" + "\n".join(failed))
     write_report(suite, results)
     return new
 

@@ -7,6 +7,11 @@ import lightning as L
 
 
 class EpochTimer(L.Callback):
+    def on_train_start(self, trainer, pl_module):
+        # a run resumed in the middle of an epoch starts there without on_train_epoch_start: its first epoch time
+        # counts from the resume
+        self._t0 = time.perf_counter()
+
     def on_train_epoch_start(self, trainer, pl_module):
         self._t0 = time.perf_counter()
 
