@@ -45,7 +45,6 @@ def test_csv_logger_curves_and_the_plot(in_tmp, capsys):
 
 
 def test_tensorboard_logger_gets_the_grids_and_its_curves_are_read(in_tmp):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cli, run_dir = fit("--trainer.logger=lightning.pytorch.loggers.TensorBoardLogger",

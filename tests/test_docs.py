@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    pytest.importorskip("mkdocs")
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
@@ -36,7 +35,7 @@ def test_the_site_builds_strict_with_a_page_per_model(site):
 def test_a_published_model_page_shows_its_metrics_protocol_recipe_and_samples(site):
     page = (site / "models" / "infogan" / "index.html").read_text()
     metrics = hub.read_manifest()["infogan-mnist"]["evaluation"]["metrics"]
-    assert f"{metrics['cluster_hungarian_accuracy']:.4g}" in page and "Protocol" in page
+    assert f"{metrics['cluster_hungarian_accuracy']:.4g}" in page and "The protocol" in page and "lenet-mnist" in page
     assert "img/infogan-mnist.png" in page and (site / "models" / "img" / "infogan-mnist.png").stat().st_size > 1000
     assert "lam_ramp" in page  # the API section, from the class docstring
 

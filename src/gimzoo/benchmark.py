@@ -343,6 +343,8 @@ def _pm(stat) -> str:
 
 
 MARKERS = {"(1)": "o", "(2)": "s", "joint": "^", "(4)": "D", "linear": "x"}
+FAMILY_LABELS = {"(1)": "(1) KL(q||p), per x", "(2)": "(2) KL(q||p), q(z) vs p(z)", "joint": "joint critic D(x, z)",
+                 "(4)": "(4) KL(p||q), p(x) vs data", "linear": "linear"}
 
 
 def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
@@ -370,9 +372,8 @@ def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
         ax.set_xlabel("linear probe accuracy on the codes (higher is better)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        if metric == "mmd_qz_pz":
-            ax.set_yscale("log")
-    handles = [plt.Line2D([], [], marker=m, ls="", color=f"C{i}", label=f"family {f}")
+        ax.set_yscale("log")  # the families differ by orders of magnitude
+    handles = [plt.Line2D([], [], marker=m, ls="", color=f"C{i}", label=FAMILY_LABELS[f])
                for i, (f, m) in enumerate(MARKERS.items()) if any(e["family"] == f for e in stats.values())]
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False)
     fig.suptitle(f"{suite.name}: mean ± std over seeds", y=0.02, fontsize=9)
