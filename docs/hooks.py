@@ -225,4 +225,5 @@ def benchmark_page() -> tuple[str, dict[str, bytes]]:
             images[f"img/{suite}.png"] = png.read_bytes()
             body = body.replace(f"]({suite}.png)", f"](img/{suite}.png)")
         lines += [body, ""]
+    lines.append((ROOT / "docs" / "benchmark-reading.md").read_text())
     return "\n".join(lines), images
