@@ -404,8 +404,8 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
     print(f"{suite.name}: {len(finished)} runs in {csv_path}, {len(todo)} to run, {jobs} at a time", flush=True)
 
     code = commit()  # the children import the code as it is now; edits made while the benchmark runs show as -dirty
-
     failed: list[str] = []
+    interrupted = False
 
     def one(task):
         model, seed = task
@@ -413,6 +413,8 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
         try:
             row = run_one(suite, model, seed, runs, code)
         except Exception as e:  # one failed run does not stop the others; the command fails at the end
+            if interrupted:  # stopped by Ctrl-C, not failed: it resumes at the next start
+                return None
             failed.append(f"{model} seed {seed}: {e}")
             print(f"FAILED {model} seed {seed}: {e}", file=sys.stderr, flush=True)
             return None
@@ -430,6 +432,7 @@ def benchmark(suite: Suite, seeds: list[int] | None = None, jobs: int = 1, runs:
             if row is not None:
                 new.append(row)
     except KeyboardInterrupt:
+        interrupted = True
         _stop_children()
         pool.shutdown(wait=True, cancel_futures=True)
         print(f"\ninterrupted: {len(new)} new runs saved in {csv_path}; run the same command again to continue "
