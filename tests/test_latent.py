@@ -96,6 +96,13 @@ def test_code_maps_pca_is_the_top_two_principal_directions_and_tsne_gives_finite
     assert tsne.shape == (60, 2) and torch.isfinite(torch.from_numpy(tsne)).all()
     with pytest.raises(ValueError, match="unknown map 'lda'"):
         latent.code_map(model, x, "lda")
+    import importlib.util
+
+    if importlib.util.find_spec("umap") is None:  # optional: without it, the error says what to install
+        with pytest.raises(ImportError, match="pip install umap-learn"):
+            latent.code_map(model, x, "umap")
+    else:
+        assert latent.code_map(model, x, "umap").shape == (200, 2)
 
 
 def test_nearest_training_images_find_a_planted_copy_at_distance_zero():
