@@ -46,14 +46,9 @@ def on_files(files, config):
 def _published() -> dict[str, tuple[str, dict]]:
     """published name -> (its registered model name, manifest entry)."""
     from gimzoo.hub import read_manifest
-    from gimzoo.modelcard import registered_names
-    from gimzoo.registry import get_model_entry
+    from gimzoo.modelcard import registration_of
 
-    out = {}
-    for pub, entry in sorted(read_manifest().items()):
-        names = registered_names(entry)  # the most specific registration: the one with the most defaults it meets
-        out[pub] = (max(names, key=lambda n: len(get_model_entry(n).defaults)), entry)
-    return out
+    return {pub: (registration_of(entry), entry) for pub, entry in sorted(read_manifest().items())}
 
 
 def _module_doc(cls) -> str:
@@ -86,15 +81,11 @@ HEADLINE = ("fid_lenet", "linear_probe_accuracy", "knn1_accuracy", "mmd_qz_pz", 
             "iwae_nll", "modes_captured", "high_quality_fraction")
 
 
-def _fmt(v) -> str:
-    return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-
-
 def model_page(name: str, published: dict) -> tuple[str, dict[str, bytes]]:
     import torch
 
     from gimzoo import hub
-    from gimzoo.modelcard import sample_figure
+    from gimzoo.modelcard import format_metric, sample_figure
     from gimzoo.registry import get_model_entry, list_models
 
     entry = get_model_entry(name)
@@ -135,10 +126,10 @@ def model_page(name: str, published: dict) -> tuple[str, dict[str, bytes]]:
                   f"evaluate: `gimzoo eval {pub}`.", ""]
         shown = [k for k in HEADLINE if metrics.get(k) is not None]
         rest = [k for k in sorted(metrics) if k not in shown and metrics[k] is not None]
-        lines += ["| metric | value |", "|---|---|", *[f"| **{k}** | {_fmt(metrics[k])} |" for k in shown], "",
+        lines += ["| metric | value |", "|---|---|", *[f"| **{k}** | {format_metric(metrics[k])} |" for k in shown], "",
                   f"??? note \"Every metric of `gimzoo eval {pub}` ({len(shown) + len(rest)})\"", "",
                   "    | metric | value |", "    |---|---|",
-                  *[f"    | {k} | {_fmt(metrics[k])} |" for k in (*shown, *rest)], ""]
+                  *[f"    | {k} | {format_metric(metrics[k])} |" for k in (*shown, *rest)], ""]
         lines += ["The protocol ([explained here](../evaluation.md)):", "",
                   *[f"- **{k}**: {v if not isinstance(v, dict) else ', '.join(f'{a} {b}' for a, b in v.items())}"
                     for k, v in protocol.items()], ""]

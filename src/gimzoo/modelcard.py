@@ -53,7 +53,7 @@ def sample_figure(model, out: Path, n: int = 64, seed: int = 0) -> None:
     save_image(image, out)
 
 
-def _fmt(v) -> str:
+def format_metric(v) -> str:
     return "n/a" if v is None else (f"{v:.5g}" if isinstance(v, float) else str(v))
 
 
@@ -85,7 +85,7 @@ def model_card(name: str, entry: dict, repo_id: str, model) -> str:
              "## Metrics", "",
              f"Printed by `gimzoo eval` when the model was published (`gimzoo publish`); the weights evaluated are "
              f"those of this file.", "", "| metric | value |", "|---|---|"]
-    lines += [f"| `{k}` | {_fmt(v)} |" for k, v in metrics.items()]
+    lines += [f"| `{k}` | {format_metric(v)} |" for k, v in metrics.items()]
     lines += ["", "Protocol:", ""]
     for k, v in protocol.items():
         v = ", ".join(f"{a} {b}" for a, b in v.items()) if isinstance(v, dict) else v
