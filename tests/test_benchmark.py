@@ -81,7 +81,7 @@ def test_the_summary_is_mean_and_sample_std_over_seeds_and_the_report_draws_the_
         bm.append_row(tmp_path / "s.csv", r)
     bm.write_report(suite, tmp_path)
     md = (tmp_path / "s.md").read_text()
-    assert "| `vae` | (1) | 3 | 2.000 ± 1.000 |" in md and "| `bigan` | (1) | 1 | 7.000 |" in md
+    assert "| `vae` | (1) | 3 | 2.000 ± 1.000 |" in md and "| linear probe ↑ |" in md and "| `bigan` | (1) | 1 | 7.000 |" in md
     assert "4 runs" in md and "![property 1 against property 2](s.png)" in md
     assert (tmp_path / "s.png").stat().st_size > 10_000
 

@@ -62,6 +62,10 @@ SUITE_KEYS = {
 #: the headline metrics of results/<suite>.md, in this order
 TABLE_METRICS = ("fid_lenet", "mmd_qz_pz", "linear_probe_accuracy", "knn1_accuracy", "cluster_hungarian_accuracy",
                  "recon_mse", "iwae_nll")
+#: the table's column heads (lower or higher is better)
+SHORT = {"fid_lenet": "fid_lenet ↓", "mmd_qz_pz": "mmd_qz_pz ↓", "linear_probe_accuracy": "linear probe ↑",
+         "knn1_accuracy": "1-NN ↑", "cluster_hungarian_accuracy": "clusters ↑", "recon_mse": "recon_mse ↓",
+         "iwae_nll": "iwae_nll ↓"}
 RUN_COLUMNS = ("suite", "model", "family", "seed", "fit_s", "eval_s", "epochs", "batch_size", "precision", "machine",
                "commit", "protocol")
 
@@ -310,13 +314,14 @@ def summary(rows: list[dict], order: list[str] | None = None) -> dict[str, dict]
 
 def markdown(suite: Suite, rows: list[dict], figure: str | None) -> str:
     stats = summary(rows, suite.models)
-    head = ["model", "family", "seeds", *TABLE_METRICS, "fit min"]
+    head = ["model", "family", "seeds", *(SHORT[m] for m in TABLE_METRICS), "fit min"]
     lines = [f"# {suite.name}", "",
              f"Every model with the preset {json.dumps(suite.preset)}, latent size {suite.latent_dim}, batch "
              f"{suite.batch_size}, {suite.epochs} epochs of the training split (the same training samples for every "
              f"model), precision {suite.precision}, on {suite.dataset}; mean ± std over seeds, the test split, "
-             f"`gimzoo eval` with n = {suite.eval_n}. Written by `gimzoo benchmark {suite.name}` from "
-             f"`results/{suite.name}.csv`.", "",
+             f"`gimzoo eval` with n = {suite.eval_n}. Linear probe and 1-NN: `linear_probe_accuracy` and "
+             f"`knn1_accuracy` on the codes; clusters: `cluster_hungarian_accuracy`. Written by "
+             f"`gimzoo benchmark {suite.name}` from `results/{suite.name}.csv`.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, e in stats.items():
         cells = [f"`{model}`", e["family"], str(e["seeds"])]
