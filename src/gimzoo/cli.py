@@ -369,7 +369,8 @@ def benchmark_main(argv: list[str]) -> None:
     main(argv)
 
 
-COMMANDS = {"eval": eval_main, "benchmark": benchmark_main, "curves": curves_main, "baseline": baseline_main, "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
+COMMANDS = {"eval": eval_main, "benchmark": benchmark_main, "curves": curves_main, "baseline": baseline_main,
+            "floor": floor_main, "table": table_main, "figure": figure_main, "publish": publish_main,
             "push": push_main, "export": export_main, "extractor": extractor_main}
 
 
