@@ -73,10 +73,6 @@ def docstring_markdown(doc: str) -> str:
     return "\n\n".join(out)
 
 
-FAMILY_TEXT = {"(1)": "(1) KL(q‖p) through KL(q(z|x)‖p(z)) per x",
-               "(2)": "(2) KL(q‖p) through a divergence of q(z) and p(z)",
-               "joint": "joint: a critic D(x, z) of the two joints",
-               "(4)": "(4) KL(p‖q) through a divergence of p(x) and the data"}
 HEADLINE = ("fid_lenet", "linear_probe_accuracy", "knn1_accuracy", "mmd_qz_pz", "cluster_hungarian_accuracy",
             "iwae_nll", "modes_captured", "high_quality_fraction")
 
@@ -86,6 +82,7 @@ def model_page(name: str, published: dict) -> tuple[str, dict[str, bytes]]:
 
     from gimzoo import hub
     from gimzoo.modelcard import format_metric, sample_figure
+    from gimzoo.models.base import FAMILIES
     from gimzoo.registry import get_model_entry, list_models
 
     entry = get_model_entry(name)
@@ -93,7 +90,7 @@ def model_page(name: str, published: dict) -> tuple[str, dict[str, bytes]]:
     siblings = [n for n in list_models() if get_model_entry(n).cls is cls and n != name]
     defaults = ", ".join(f"`{k}={v!r}`" for k, v in entry.defaults.items())
     lines = [f"# `{name}`", "",
-             f"**Paper** {entry.paper}. **Family** {FAMILY_TEXT.get(cls.family, cls.family)}. **Class** "
+             f"**Paper** {entry.paper}. **Family** {FAMILIES.get(cls.family, cls.family)}. **Class** "
              f"[`{cls.__module__.rsplit('.', 1)[0]}.{cls.__name__}`](#api). **Registration** "
              + (f"`{name}` = `{cls.__name__}` with {defaults}" if defaults else f"`{name}` = `{cls.__name__}` as it is")
              + (f"; the same class is also registered as {', '.join(f'[`{s}`]({s}.md)' for s in siblings)}." if siblings

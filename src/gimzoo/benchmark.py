@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .models.base import FAMILIES
 from .registry import get_model_entry, list_models
 
 
@@ -348,8 +349,7 @@ def _pm(stat) -> str:
 
 
 MARKERS = {"(1)": "o", "(2)": "s", "joint": "^", "(4)": "D", "linear": "x"}
-FAMILY_LABELS = {"(1)": "(1) KL(q||p), per x", "(2)": "(2) KL(q||p), q(z) vs p(z)", "joint": "joint critic D(x, z)",
-                 "(4)": "(4) KL(p||q), p(x) vs data", "linear": "linear"}
+
 
 
 def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
@@ -378,7 +378,7 @@ def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.set_yscale("log")  # the families differ by orders of magnitude
-    handles = [plt.Line2D([], [], marker=m, ls="", color=f"C{i}", label=FAMILY_LABELS[f])
+    handles = [plt.Line2D([], [], marker=m, ls="", color=f"C{i}", label=FAMILIES[f])
                for i, (f, m) in enumerate(MARKERS.items()) if any(e["family"] == f for e in stats.values())]
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False)
     fig.suptitle(f"{suite.name}: mean ± std over seeds", y=0.02, fontsize=9)

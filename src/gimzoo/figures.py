@@ -35,9 +35,7 @@ def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0) -> torch.T
         samples = model.sample(n, generator=torch.Generator().manual_seed(seed))
         pairs = torch.stack([x, model.reconstruct(x)], dim=1).flatten(0, 1)  # x_1, recon_1, x_2, recon_2, ...
         rows.append(torch.cat([samples, torch.ones(1, *x.shape[1:]), pairs]))
-    grid = make_grid(torch.cat(rows), nrow=len(rows[0]) if kinds == {True} else 3 * n + 1, pad_value=1.0)
-    save_image(grid, out)
-    return grid
+    return _save(torch.cat(rows), len(rows[0]) if kinds == {True} else 3 * n + 1, out)
 
 
 @torch.no_grad()
@@ -55,9 +53,7 @@ def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Ten
         samples = model.sample_cluster(torch.full((n,), y), generator=torch.Generator().manual_seed(seed))
         members = pixels(x[assigned == y][:n])
         rows.append(torch.cat([samples, blank, members, blank.expand(n - len(members), -1, -1, -1)]))
-    grid = make_grid(torch.cat(rows), nrow=2 * n + 1, pad_value=1.0)
-    save_image(grid, out)
-    return grid
+    return _save(torch.cat(rows), 2 * n + 1, out)
 
 
 def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:
@@ -79,12 +75,9 @@ def interpolation_figure(name: str, out: str, n: int = 8, steps: int = 9, seed: 
     x = dm.split("test")[0]
     pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[: 2 * n]
     a, b = pixels(x[pick[:n]]).float(), pixels(x[pick[n:]]).float()
-    rows = []
-    for i in range(n):
-        for method in ("linear", "slerp"):
-            path = interpolate(model, a[i:i + 1], b[i:i + 1], steps, method)[0]
-            rows.append(torch.cat([a[i:i + 1], path, b[i:i + 1]]))
-    return _save(torch.cat(rows), steps + 2, out)
+    paths = torch.stack([interpolate(model, a, b, steps, m) for m in ("linear", "slerp")], 1)  # (n, 2, steps, ...)
+    ends = (a[:, None, None].expand(-1, 2, -1, -1, -1, -1), b[:, None, None].expand(-1, 2, -1, -1, -1, -1))
+    return _save(torch.cat([ends[0], paths, ends[1]], 2).flatten(0, 2), steps + 2, out)
 
 
 @torch.no_grad()

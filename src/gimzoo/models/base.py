@@ -79,6 +79,14 @@ def compiled(function):
     return torch.compile(function)
 
 
+#: the families, as the docs and the benchmark's figure name them
+FAMILIES = {"(1)": "(1) KL(q||p) through KL(q(z|x)||p(z)) per x",
+            "(2)": "(2) KL(q||p) through a divergence of q(z) and p(z)",
+            "joint": "joint: a critic D(x, z) of the two joints",
+            "(4)": "(4) KL(p||q) through a divergence of p(x) and the data",
+            "linear": "linear baseline"}
+
+
 class GenerativeInferenceModel(L.LightningModule):
     """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
 
@@ -95,6 +103,7 @@ class GenerativeInferenceModel(L.LightningModule):
     #: KL(q(z|x)||p(z)) per x, ``"(2)"`` KL(q||p) through a divergence of the marginals q(z), p(z), ``"joint"`` a
     #: critic D(x, z) of the two joints, ``"(4)"`` KL(p||q) through a divergence of p(x) and the data
     family: str = ""
+
 
     def __init__(self, data_shape: Sequence[int], compile: bool = False):
         """Checks the init arguments of the whole constructor chain (:func:`check_hyperparameters`), so a bad size,
