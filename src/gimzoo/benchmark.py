@@ -351,6 +351,22 @@ def _pm(stat) -> str:
 MARKERS = {"(1)": "o", "(2)": "s", "joint": "^", "(4)": "D", "linear": "x"}
 
 
+def _label_without_overlap(ax, points: list[tuple[float, float, str]], height: float = 13.0) -> None:
+    """Write each name beside its point (on its left near the right edge), moving a label that would overlap a
+    neighbour's up until they sit ``height`` pixels apart."""
+    to_px, right = ax.transData.transform, ax.transAxes.transform((0.85, 0))[0]
+    placed: list[tuple[float, float]] = []  # (x, y) of each written label, in display pixels
+    for x, y, name in sorted(points, key=lambda p: to_px((p[0], p[1]))[1]):
+        px, py = to_px((x, y))
+        ly = py + 3
+        for qx, qy in sorted(placed, key=lambda q: q[1]):
+            if abs(px - qx) < 70 and abs(ly - qy) < height:
+                ly = qy + height
+        placed.append((px, ly))
+        left = px > right
+        ax.annotate(name, (x, y), textcoords="offset pixels", xytext=(-5 if left else 5, ly - py), fontsize=8,
+                    ha="right" if left else "left")
+
 
 def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
     """Property 1 (fid_lenet; mmd_qz_pz where there is an encoder) against property 2 (the linear probe), error
@@ -365,24 +381,29 @@ def figure(suite: Suite, rows: list[dict], out: Path) -> Path | None:
         return None
     panels = [("fid_lenet", "fid_lenet (p(x) vs data, lower is better)"),
               ("mmd_qz_pz", "mmd_qz_pz (q(z) vs p(z), lower is better)")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    labels = []
     for ax, (metric, label) in zip(axes, panels):
+        ax.set_yscale("log")  # the families differ by orders of magnitude
+        points = []
         for model, e in stats.items():
             if metric not in e or "linear_probe_accuracy" not in e:
                 continue
             (x, dx, _), (y, dy, _) = e["linear_probe_accuracy"], e[metric]
             ax.errorbar(x, y, xerr=dx, yerr=dy, fmt=MARKERS.get(e["family"], "o"), capsize=2, ms=6,
                         color=f"C{list(MARKERS).index(e['family']) if e['family'] in MARKERS else 5}")
-            ax.annotate(model, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
+            points.append((x, y, model))
+        labels.append((ax, points))
         ax.set_xlabel("linear probe accuracy on the codes (higher is better)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.set_yscale("log")  # the families differ by orders of magnitude
     handles = [plt.Line2D([], [], marker=m, ls="", color=f"C{i}", label=FAMILIES[f])
                for i, (f, m) in enumerate(MARKERS.items()) if any(e["family"] == f for e in stats.values())]
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False)
+    fig.legend(handles=handles, loc="upper center", ncol=2, frameon=False, fontsize=9)
     fig.suptitle(f"{suite.name}: mean ± std over seeds", y=0.02, fontsize=9)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.93))
+    fig.tight_layout(rect=(0, 0.03, 1, 0.9))
+    for ax, points in labels:  # once the axes have their final size
+        _label_without_overlap(ax, points)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     fig.savefig(tmp, dpi=110)
