@@ -372,6 +372,24 @@ def test_cluster_figure_draws_a_row_per_cluster_its_samples_then_its_test_images
         cluster_figure("tiny", str(tmp_path / "vae.png"))
 
 
+def test_the_confusion_figure_counts_every_test_image_with_the_matched_clusters_on_the_diagonal(tmp_path, monkeypatch,
+                                                                                             capsys):
+    from gimzoo import figures
+    from gimzoo.data import RandomImages
+    from gimzoo.metrics import hungarian_accuracy
+
+    model, dm = gimzoo.create("mpcc", arch="mlp", hidden=(16,), critic_hidden=(16,)).eval(), RandomImages(n_test=64)
+    monkeypatch.setattr(figures, "_load", lambda _: (model, dm))
+    table = figures.confusion_figure("tiny", str(tmp_path / "confusion.png"))
+    x, y = dm.split("test")
+    assert (tmp_path / "confusion.png").exists() and table.sum() == 64
+    assert table.diagonal().sum() / 64 == pytest.approx(hungarian_accuracy(model.cluster(x), y))
+    assert "| cluster | 0 |" in capsys.readouterr().out
+    monkeypatch.setattr(figures, "_load", lambda _: (gimzoo.create("vae", hidden=(8,)), dm))
+    with pytest.raises(ValueError, match="discrete code"):
+        figures.confusion_figure("tiny", str(tmp_path / "vae.png"))
+
+
 def test_sample_cluster_holds_the_discrete_code():
     infogan = gimzoo.create("infogan", arch="mlp", hidden=(16,), critic_hidden=(16,))
     y = torch.tensor([3, 0, 9, 3])

@@ -56,6 +56,19 @@ def test_hungarian_is_one_to_one_and_majority_is_many_to_one():
     assert hungarian_accuracy(split, labels) == pytest.approx(5 / 9)  # one cluster per class: 1 + 1 + 3
 
 
+def test_the_matched_confusion_puts_each_class_s_cluster_on_the_diagonal():
+    from gimzoo.metrics import matched_confusion
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    pred = torch.tensor([4, 4, 2, 2, 2, 2, 0, 0, 3])  # class 0 -> cluster 4, 1 -> 2, 2 -> 0; cluster 3 one stray
+    table, order = matched_confusion(pred, labels)
+    assert order[:3].tolist() == [4, 2, 0] and table.shape == (5, 5)
+    assert table[:3, :3].tolist() == [[2, 0, 0], [1, 3, 0], [0, 0, 2]] and table[:, 3:].sum() == 0
+    assert table.sum() == 9 and sorted(order.tolist()) == [0, 1, 2, 3, 4]
+    table, order = matched_confusion(torch.tensor([0, 0, 1]), torch.tensor([0, 2, 1]))  # fewer clusters than classes
+    assert table.diagonal().sum() == 2 and table[2].sum() == 0 and order[2] >= 2  # the empty row has no cluster
+
+
 def test_linear_assignment_finds_the_optimum():
     import itertools
 

@@ -233,7 +233,10 @@ def run_one(suite: Suite, model: str, seed: int, runs: Path, code: str | None = 
 
 
 def machine() -> str:
-    """The CPU model (and GPU, if one is used), since absolute times differ by machine."""
+    """The CPU model, its core count and whether it has bfloat16 units, since absolute times differ by machine (two
+    CPUs of one model name can differ in the last)."""
+    from .trainer import cpu_has_bf16
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -242,7 +245,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu} ({os.cpu_count()} cores)"
+    return f"{cpu} ({os.cpu_count()} cores, {'with' if cpu_has_bf16() else 'no'} bf16 units)"
 
 
 def commit() -> str:

@@ -7,6 +7,9 @@ density images on the same axes: 2,500 samples, 2,500 test points, and their rec
 ``gimzoo figure NAME --clusters --out F.png``: for one model with a discrete code (InfoGAN, MPCC), one row per
 cluster y: ``n`` samples of p(x | y) on the left, then the first ``n`` test images that ``cluster(x)`` sends to y,
 so what the code draws and what it recognises can be compared.
+
+``gimzoo figure NAME --confusion --out F.png``: the same model's clusters against the test labels, a row per
+cluster in the order of the best one-to-one map to the classes, printed as a Markdown table too.
 """
 from __future__ import annotations
 
@@ -54,6 +57,51 @@ def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Ten
         members = pixels(x[assigned == y][:n])
         rows.append(torch.cat([samples, blank, members, blank.expand(n - len(members), -1, -1, -1)]))
     return _save(torch.cat(rows), 2 * n + 1, out)
+
+
+@torch.no_grad()
+def confusion_figure(name: str, out: str) -> torch.Tensor:
+    """The confusion matrix of ``cluster(x)`` on the whole test split, a row per cluster in the order of the best
+    one-to-one map to the classes (matched samples on the diagonal), with the four clustering scores in the title.
+    Prints it as a Markdown table and returns the (clusters, classes) counts in that order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .metrics import clustering_scores, matched_confusion
+
+    model, dm = _load(name)
+    if model.n_clusters is None:
+        raise ValueError(f"--confusion draws models with a discrete code (InfoGAN, MPCC); {name} has none")
+    x, y = dm.split("test")
+    pred = torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)]).cpu()
+    table, order = matched_confusion(pred, y)
+    k, c = model.n_clusters, int(y.max()) + 1
+    table, order = table[: max(k, c), :c], order[: max(k, c)]
+    s = clustering_scores(pred, y)
+    fig, ax = plt.subplots(figsize=(0.55 * c + 2.2, 0.5 * len(table) + 1.6))
+    ax.imshow(table.numpy(), cmap="Blues")
+    for i, row in enumerate(table.tolist()):
+        for j, count in enumerate(row):
+            if count:
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                        color="white" if count > table.max() / 2 else "black")
+    ax.set_xticks(range(c), [str(j) for j in range(c)])
+    ax.set_yticks(range(len(table)), [f"{int(o)}" if o < k else "-" for o in order])
+    ax.set_xlabel("class (test label)")
+    ax.set_ylabel("cluster, matched to the class of its column")
+    ax.set_title(f"{name}: {len(y)} test images\nHungarian {s.hungarian_accuracy:.3f}, majority "
+                 f"{s.majority_accuracy:.3f}, NMI {s.nmi:.3f}, ARI {s.ari:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print("| cluster | " + " | ".join(str(j) for j in range(c)) + " |\n|" + "---|" * (c + 1))
+    for o, row in zip(order.tolist(), table.tolist()):
+        print(f"| {o if o < k else '-'} | " + " | ".join(str(v) for v in row) + " |")
+    print(f"Hungarian {s.hungarian_accuracy:.4f}, majority {s.majority_accuracy:.4f}, NMI {s.nmi:.4f}, "
+          f"ARI {s.ari:.4f}; {s.n_clusters_used} of {k} clusters used")
+    return table
 
 
 def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:
@@ -176,15 +224,21 @@ def main(argv: list[str]) -> None:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--clusters", action="store_true",
                       help="one model with a discrete code: a row per cluster, samples of p(x|y) then test images in it")
+    kind.add_argument("--confusion", action="store_true",
+                      help="one model with a discrete code: its clusters against the test labels, matched one to one")
     for flag, (_, what) in LATENT.items():
         kind.add_argument(f"--{flag}", action="store_true", help=what)
     p.add_argument("--method", default="pca", choices=["pca", "tsne", "umap"], help="--codes: the 2-D map")
     a = p.parse_args(argv)
     sized = {} if a.n is None else {"n": a.n}
     chosen = [flag for flag in LATENT if getattr(a, flag)]
-    if a.clusters or chosen:
+    if a.clusters or a.confusion or chosen:
         if len(a.names) != 1:
-            p.error(f"--{'clusters' if a.clusters else chosen[0]} draws one model")
+            p.error(f"--{'clusters' if a.clusters else 'confusion' if a.confusion else chosen[0]} draws one model")
+        if a.confusion:
+            confusion_figure(a.names[0], a.out)
+            print(f"wrote {a.out}: the confusion matrix of {a.names[0]}'s clusters on the test split")
+            return
         if a.clusters:
             cluster_figure(a.names[0], a.out, **sized)
             print(f"wrote {a.out}: a row per cluster of {a.names[0]}: samples of p(x | y), then the first test images "

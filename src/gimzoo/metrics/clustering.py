@@ -78,14 +78,24 @@ class ClusteringScores:
     n_samples: int
 
 
-def hungarian_accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
-    """Accuracy under the best one-to-one map from clusters to classes."""
+def matched_confusion(pred: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The confusion matrix under the best one-to-one map from clusters to classes: a square (m, m) table, m the
+    larger of the cluster and class counts, whose row i counts the samples of the cluster matched to class i (rows
+    and columns past the real ones are zero); and ``order`` (m,), the cluster index of each row (an index past the
+    last cluster marks an empty row). The matched samples lie on the diagonal."""
     table = contingency(pred, labels)
     k, c = table.shape
     square = torch.zeros(max(k, c), max(k, c), dtype=table.dtype)
     square[:k, :c] = table
-    match = linear_assignment(-square)
-    return float(square[torch.arange(len(square)), match].sum()) / len(pred)
+    match = linear_assignment(-square)  # cluster i -> class match[i]
+    order = torch.empty_like(match)
+    order[match] = torch.arange(len(match))
+    return square[order], order
+
+
+def hungarian_accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy under the best one-to-one map from clusters to classes."""
+    return float(matched_confusion(pred, labels)[0].diagonal().sum()) / len(pred)
 
 
 def majority_accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
