@@ -40,6 +40,23 @@ def test_every_model_of_a_suite_builds_with_the_same_bodies_latent_size_and_batc
     assert widths == {tuple(suite.preset["critic_hidden"])}
 
 
+def test_a_model_has_the_same_networks_in_every_suite_of_one_preset(tmp_path):
+    """The suites differ in their data only: a recipe's network choices outside the preset (batch norm beside a
+    latent critic, say) must not change a model's layers from one dataset to the next."""
+    import torch
+
+    def layers(suite, model):
+        net, _ = build_from_config(suite.config(model, 0, tmp_path))
+        return [(type(m).__name__, tuple(p.shape for p in m.parameters(recurse=False)))
+                for m in net.modules() if not isinstance(m, torch.nn.Sequential)]
+
+    suites = [bm.load_suite(p) for p in SUITES]
+    for suite in suites[1:]:
+        assert suite.preset == suites[0].preset and suite.latent_dim == suites[0].latent_dim
+        for model in suite.models:
+            assert layers(suite, model) == layers(suites[0], model), f"{model}: {suite.name} and {suites[0].name}"
+
+
 def test_a_suite_with_an_unknown_key_or_model_is_refused_with_what_is_expected(tmp_path):
     good = yaml.safe_load(SUITES[0].read_text())
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**good, "budget": 3}))
