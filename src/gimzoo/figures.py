@@ -76,9 +76,9 @@ def confusion_figure(name: str, out: str) -> torch.Tensor:
         raise ValueError(f"--confusion draws models with a discrete code (InfoGAN, MPCC); {name} has none")
     x, y = dm.split("test")
     pred = torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)]).cpu()
-    table, order = matched_confusion(pred, y)
     k, c = model.n_clusters, int(y.max()) + 1
-    table, order = table[: max(k, c), :c], order[: max(k, c)]
+    table, order = matched_confusion(pred, y)
+    table = table[:, :c]  # the columns past the classes are the match's padding
     s = clustering_scores(pred, y)
     fig, ax = plt.subplots(figsize=(0.55 * c + 2.2, 0.5 * len(table) + 1.6))
     ax.imshow(table.numpy(), cmap="Blues")

@@ -6,5 +6,6 @@ from .representation import knn_accuracy, linear_probe_accuracy
 
 __all__ = [
     "ClusteringScores", "ari", "clustering_scores", "contingency", "hungarian_accuracy", "linear_assignment",
-    "majority_accuracy", "matched_confusion", "nmi", "ModeCoverage", "mode_coverage", "knn_accuracy", "linear_probe_accuracy",
+    "majority_accuracy", "matched_confusion", "nmi", "ModeCoverage", "mode_coverage", "knn_accuracy",
+    "linear_probe_accuracy",
 ]
