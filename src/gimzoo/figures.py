@@ -49,7 +49,7 @@ def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Ten
     if model.n_clusters is None or len(model.data_shape) != 3:
         raise ValueError(f"--clusters draws image models with a discrete code (InfoGAN, MPCC); {name} is not one")
     x = dm.split("test")[0]
-    assigned = torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)])
+    assigned = _clusters(model, x)
     blank = torch.ones(1, *x.shape[1:])
     rows = []
     for y in range(model.n_clusters):
@@ -75,7 +75,7 @@ def confusion_figure(name: str, out: str) -> torch.Tensor:
     if model.n_clusters is None:
         raise ValueError(f"--confusion draws models with a discrete code (InfoGAN, MPCC); {name} has none")
     x, y = dm.split("test")
-    pred = torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)]).cpu()
+    pred = _clusters(model, x)
     k, c = model.n_clusters, int(y.max()) + 1
     table, order = matched_confusion(pred, y)
     table = table[:, :c]  # the columns past the classes are the match's padding
@@ -102,6 +102,11 @@ def confusion_figure(name: str, out: str) -> torch.Tensor:
     print(f"Hungarian {s.hungarian_accuracy:.4f}, majority {s.majority_accuracy:.4f}, NMI {s.nmi:.4f}, "
           f"ARI {s.ari:.4f}; {s.n_clusters_used} of {k} clusters used")
     return table
+
+
+def _clusters(model, x: torch.Tensor) -> torch.Tensor:
+    """``model.cluster`` of every image of ``x``, a thousand at a time, on the CPU."""
+    return torch.cat([model.cluster(pixels(chunk)) for chunk in x.split(1000)]).cpu()
 
 
 def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:

@@ -104,7 +104,6 @@ class GenerativeInferenceModel(L.LightningModule):
     #: critic D(x, z) of the two joints, ``"(4)"`` KL(p||q) through a divergence of p(x) and the data
     family: str = ""
 
-
     def __init__(self, data_shape: Sequence[int], compile: bool = False):
         """Checks the init arguments of the whole constructor chain (:func:`check_hyperparameters`), so a bad size,
         width, step count or learning rate is refused before any network is built.
