@@ -357,6 +357,36 @@ def test_aim_latent_nll_reaches_the_generator_only_when_asked():
         assert all(g is not None for g in enc)
 
 
+@pytest.mark.parametrize("name", ["aim", "mpcc"])
+def test_aim_and_mpcc_encoders_read_z_back_from_a_transformed_copy_when_asked(name, monkeypatch):
+    import gimzoo.nets.transforms as transforms_module
+    from gimzoo.objectives import latent_nll
+
+    calls = []
+
+    def flip(x, degrees, shift):  # a stand-in transform, deterministic
+        calls.append((degrees, shift))
+        return x.flip(3)
+
+    monkeypatch.setattr(transforms_module, "random_rotate_shift", flip)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    plain = gimzoo.create(name, hidden=(16,), critic_hidden=(16,), latent_dim=4)
+    viewed = gimzoo.create(name, hidden=(16,), critic_hidden=(16,), latent_dim=4, q_rotation=20, q_shift=2)
+    viewed.load_state_dict(plain.state_dict())  # the view holds no parameters: the same networks
+    for model, transform in ((plain, lambda t: t), (viewed, lambda t: t.flip(3))):
+        torch.manual_seed(0)
+        terms = model.model_terms(x)
+        torch.manual_seed(0)
+        z = model.prior.sample(4) if name == "aim" else model.prior.sample(4, y=model.prior.sample_components(4))
+        expected = latent_nll(z, *model.encoder(transform(model.decoder.mean(z)))).mean()
+        assert torch.allclose(terms["latent_nll"], expected)
+    assert calls == [(20, 2)]  # one transformed read, by the model that asked for it
+    with pytest.raises(ValueError, match="q_rotation and q_shift are ranges"):
+        gimzoo.create(name, hidden=(16,), critic_hidden=(16,), q_shift=-1)
+    with pytest.raises(ValueError, match=r"transform images \(C, H, W\), not data of shape \(2,\)"):
+        gimzoo.create(name, data_shape=(2,), hidden=(16,), critic_hidden=(16,), q_rotation=10)
+
+
 def test_mpcc_prior_learns_with_its_own_rate_and_clusters_by_the_posterior():
     from gimzoo.objectives import categorical_nll, gaussian_entropy
 
@@ -430,7 +460,7 @@ def test_infogan_lambda_moves_from_lam_start_to_lam_over_the_ramp(monkeypatch):
 
 
 def test_infogan_q_reads_the_class_from_a_transformed_copy_and_the_continuous_codes_from_the_image(monkeypatch):
-    import gimzoo.models.infogan as infogan_module
+    import gimzoo.nets.transforms as transforms_module
     from gimzoo.objectives import categorical_nll, latent_nll
 
     model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,), q_rotation=15, q_shift=2)
@@ -440,7 +470,7 @@ def test_infogan_q_reads_the_class_from_a_transformed_copy_and_the_continuous_co
         calls.append((x, degrees, shift))
         return x.flip(3)
 
-    monkeypatch.setattr(infogan_module, "random_rotate_shift", flip)
+    monkeypatch.setattr(transforms_module, "random_rotate_shift", flip)
     x = torch.rand(4, 1, 28, 28) * 2 - 1
     for step in (model.model_terms, model.critic_terms):
         torch.manual_seed(0)

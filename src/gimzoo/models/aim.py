@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from ..nets import EncoderBody, XCritic, make_prior
+from ..nets import EncoderBody, RandomRotateShift, XCritic, make_prior
 from ..objectives import GAN_LOSSES, latent_nll
 from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
@@ -53,6 +53,8 @@ class AIM(TwoPlayerModel):
         betas_critic: Sequence[float] = (0.5, 0.999),
         critic_steps: int = 1,
         lr_decay: str = "constant",
+        q_rotation: float = 0.0,
+        q_shift: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -64,6 +66,8 @@ class AIM(TwoPlayerModel):
             latent_weight: weight of E_p[-log q(z|G(z))].
             latent_into_generator: let the latent NLL train G too (see the module docstring).
             critic_spectral_norm: spectral normalisation of every critic layer (MPCC's BigGAN critic has it).
+            q_rotation, q_shift: the encoder reads z back from a copy of G(z) rotated by up to q_rotation degrees
+                and shifted by up to q_shift pixels (not in the paper; 0: from G(z) itself), as InfoGAN's Q can.
             Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
@@ -78,6 +82,7 @@ class AIM(TwoPlayerModel):
         self.prior = make_prior(prior, latent_dim)
         self.critic = XCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"),
                               spectral_norm=critic_spectral_norm)
+        self.q_view = RandomRotateShift(q_rotation, q_shift, self.data_shape)
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():  # the critic's step needs no graph through the generator
@@ -88,7 +93,11 @@ class AIM(TwoPlayerModel):
         z = self.prior.sample(len(x))  # (B, latent_dim), reparameterised for a learnable prior
         fake = self.decoder.mean(z)
         seen = fake if self.latent_into_generator else fake.detach()
-        return {"fool": self.fool_fn(self.critic(fake)), "latent_nll": latent_nll(z, *self.encoder(seen)).mean()}
+        return {"fool": self.fool_fn(self.critic(fake)), "latent_nll": self.latent_term(z, seen)}
+
+    def latent_term(self, z: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """E_p[-log q(z | x)] at x = G(z), read through ``q_view`` (G(z) itself unless q_rotation or q_shift)."""
+        return latent_nll(z, *self.encoder(self.q_view(fake))).mean()
 
     def model_weights(self) -> dict[str, float]:
         return {"latent_nll": self.latent_weight}

@@ -34,7 +34,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder, random_rotate_shift
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder, RandomRotateShift
 from ..nets.bodies import DecoderBody
 from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
 from ..registry import register_model
@@ -101,11 +101,7 @@ class InfoGAN(TwoPlayerModel):
             raise ValueError(f"lam_ramp is a fraction of the run in (0, 1], got {lam_ramp}")
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
         self.lam_start, self.lam_ramp = lam_start, lam_ramp
-        if q_rotation < 0 or q_shift < 0:
-            raise ValueError(f"q_rotation and q_shift are ranges (degrees, pixels) >= 0, got {q_rotation}, {q_shift}")
-        if (q_rotation or q_shift) and len(self.data_shape) != 3:
-            raise ValueError(f"q_rotation and q_shift transform images (C, H, W), not data of shape {self.data_shape}")
-        self.q_rotation, self.q_shift = q_rotation, q_shift
+        self.q_view = RandomRotateShift(q_rotation, q_shift, self.data_shape)
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
@@ -124,8 +120,8 @@ class InfoGAN(TwoPlayerModel):
         """-log Q(c|x) on generated samples, from their body features h_fake (and -log Q(noise|x) if asked); with
         q_rotation or q_shift, the class's from a randomly rotated and shifted copy of them."""
         logits, u_mean, noise_mean = self.encoder.heads(h_fake)
-        if self.q_rotation or self.q_shift:
-            logits = self.encoder(random_rotate_shift(fake, self.q_rotation, self.q_shift))[0]
+        if self.q_view.active:
+            logits = self.encoder(self.q_view(fake))[0]
         z_noise, _, u = self.prior.split(z)
         terms = {"info_cat": categorical_nll(logits, c).mean(),
                  "info_cont": latent_nll(u, u_mean, torch.zeros_like(u_mean)).mean()}

@@ -9,7 +9,10 @@ p(z|y) = N(mu_y, (exp(l_y / 2) + sigma0)^2) learnt:
     encoder:           min    E_p[-log q(z | G(z))]   (z and G(z) held fixed)                    (latent_nll)
     prior:             min    E_p[-log p(y|z)] - w * mean_y H(N(mu_y, diag exp(l_y))) / d       (prior_class, prior_entropy)
 
-Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean. The latent NLL
+Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean. With
+``q_rotation`` or ``q_shift`` > 0 (not in the paper; InfoGAN's option of the same name) the encoder reads z back
+from a randomly rotated and shifted copy of G(z), so that what it reads, the component included, must survive a
+small rotation. The latent NLL
 trains the encoder only: let into the prior, it shrinks the components (a tighter p(z|y) makes z easier to
 predict) until the generator sees ten points (measured: the components' entropy fell below 0 and the samples
 collapsed within 3 epochs).
@@ -27,7 +30,7 @@ from typing import Sequence
 import torch
 
 from ..nets import GaussianMixturePrior
-from ..objectives import categorical_nll, gaussian_entropy, latent_nll
+from ..objectives import categorical_nll, gaussian_entropy
 from ..registry import register_model
 from .aim import AIM
 from .base import adam
@@ -58,6 +61,8 @@ class MPCC(AIM):
         betas_critic: Sequence[float] = (0.0, 0.999),
         critic_steps: int = 4,
         lr_decay: str = "constant",
+        q_rotation: float = 0.0,
+        q_shift: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -71,7 +76,7 @@ class MPCC(AIM):
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
                          batchnorm, "hinge", latent_weight, False, critic_spectral_norm, lr, lr_critic, betas,
-                         betas_critic, critic_steps, lr_decay, compile=compile)
+                         betas_critic, critic_steps, lr_decay, q_rotation, q_shift, compile=compile)
         self.save_hyperparameters()
         self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)
@@ -82,7 +87,7 @@ class MPCC(AIM):
         fake = self.decoder.mean(z)
         return {
             "fool": self.fool_fn(self.critic(fake)),
-            "latent_nll": latent_nll(z.detach(), *self.encoder(fake.detach())).mean(),
+            "latent_nll": self.latent_term(z.detach(), fake.detach()),
             "prior_class": categorical_nll(self.prior.component_log_prob(z), y).mean(),
             "prior_entropy": -gaussian_entropy(self.prior.log_var).mean() / self.prior.latent_dim,
         }

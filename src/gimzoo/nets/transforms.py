@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def random_rotate_shift(x: torch.Tensor, degrees: float = 0.0, shift: float = 0.0,
@@ -27,3 +29,27 @@ def random_rotate_shift(x: torch.Tensor, degrees: float = 0.0, shift: float = 0.
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class RandomRotateShift(nn.Module):
+    """The view an encoder reads a generated image through: each image rotated by up to ``degrees`` and shifted by
+    up to ``shift`` pixels (:func:`random_rotate_shift`), or the image itself when both are 0 (``active`` False).
+    Holds no parameters; the ranges are checked against the data's shape when it is built."""
+
+    def __init__(self, degrees: float, shift: float, data_shape: Sequence[int], names: str = "q_rotation and q_shift"):
+        super().__init__()
+        if degrees < 0 or shift < 0:
+            raise ValueError(f"{names} are ranges (degrees, pixels) >= 0, got {degrees}, {shift}")
+        if (degrees or shift) and len(data_shape) != 3:
+            raise ValueError(f"{names} transform images (C, H, W), not data of shape {tuple(data_shape)}")
+        self.degrees, self.shift = degrees, shift
+
+    @property
+    def active(self) -> bool:
+        return bool(self.degrees or self.shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return random_rotate_shift(x, self.degrees, self.shift) if self.active else x
+
+    def extra_repr(self) -> str:
+        return f"degrees={self.degrees}, shift={self.shift}"
