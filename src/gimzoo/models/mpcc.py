@@ -12,10 +12,9 @@ p(z|y) = N(mu_y, (exp(l_y / 2) + sigma0)^2) learnt:
 Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean. With
 ``q_rotation`` or ``q_shift`` > 0 (not in the paper; InfoGAN's option of the same name) the encoder reads z back
 from a randomly rotated and shifted copy of G(z), so that what it reads, the component included, must survive a
-small rotation. The latent NLL
-trains the encoder only: let into the prior, it shrinks the components (a tighter p(z|y) makes z easier to
-predict) until the generator sees ten points (measured: the components' entropy fell below 0 and the samples
-collapsed within 3 epochs).
+small rotation. The latent NLL trains the encoder only: let into the prior, it shrinks the components (a
+tighter p(z|y) makes z easier to predict) until the generator sees ten points (measured: the components' entropy
+fell below 0 and the samples collapsed within 3 epochs).
 
 From the official MNIST script (scripts/mnist_example.sh): hinge loss, 4 critic steps per generator step,
 lr 2e-4 for G and D and 16e-4 for the prior, Adam beta1 = 0 (BigGAN's), latent 24, batch 50, entropy weight
