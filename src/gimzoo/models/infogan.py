@@ -34,7 +34,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, init_weights, make_decoder, RandomRotateShift
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, RandomRotateShift, init_weights, make_decoder
 from ..nets.bodies import DecoderBody
 from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
 from ..registry import register_model

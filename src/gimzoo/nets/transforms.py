@@ -36,12 +36,12 @@ class RandomRotateShift(nn.Module):
     up to ``shift`` pixels (:func:`random_rotate_shift`), or the image itself when both are 0 (``active`` False).
     Holds no parameters; the ranges are checked against the data's shape when it is built."""
 
-    def __init__(self, degrees: float, shift: float, data_shape: Sequence[int], names: str = "q_rotation and q_shift"):
+    def __init__(self, degrees: float, shift: float, data_shape: Sequence[int]):
         super().__init__()
         if degrees < 0 or shift < 0:
-            raise ValueError(f"{names} are ranges (degrees, pixels) >= 0, got {degrees}, {shift}")
+            raise ValueError(f"q_rotation and q_shift are ranges (degrees, pixels) >= 0, got {degrees}, {shift}")
         if (degrees or shift) and len(data_shape) != 3:
-            raise ValueError(f"{names} transform images (C, H, W), not data of shape {tuple(data_shape)}")
+            raise ValueError(f"q_rotation and q_shift transform images (C, H, W), not data of shape {tuple(data_shape)}")
         self.degrees, self.shift = degrees, shift
 
     @property
