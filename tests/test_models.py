@@ -608,6 +608,16 @@ def test_bigan_with_the_pacgan_toy_critic_trains():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.critic.parameters()))
 
 
+def test_bigan_with_a_packed_critic_scores_packs_and_trains():
+    model = gimzoo.create("bigan", data_shape=(2,), latent_dim=2, hidden=(8, 8), generator="linear",
+                          critic_hidden=(6, 6), critic_pack=4)
+    s_q, s_p = model._scores(torch.randn(16, 2), detach=True)
+    assert s_q.shape == s_p.shape == (4,)
+    before = [p.detach().clone() for p in model.critic.parameters()]
+    one_step_trainer().fit(model, datamodule=gimzoo.data.Grid25(n_train=64, batch_size=16, val_size=16))
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.critic.parameters()))
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_trains_a_step_on_32_and_64_pixel_colour_images(name):
     """Networks for any size: the DCGAN and residual bodies take their depth from the image (3x32x32: three stages,

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
-                         NoiseEncoder, StandardNormalPrior, UniformPrior, XCritic, XZCritic, ZCritic, make_decoder,
-                         random_rotate_shift)
+                         NoiseEncoder, StandardNormalPrior, UnaryJointCritic, UniformPrior, XCritic, XZCritic, ZCritic,
+                         make_decoder, random_rotate_shift)
 from gimzoo.nets.bodies import Maxout, init_weights, mlp
 
 SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
@@ -120,6 +120,25 @@ def test_critics_score_shapes():
     assert XCritic(EncoderBody((1, 28, 28), "conv", (8, 16))).forward(x).shape == (5,)
     assert ZCritic(3, (16,)).forward(z).shape == (5,)
     assert XZCritic(EncoderBody((1, 28, 28), "mlp", (16,)), 3, (8,), (8,), spectral_norm=True)(x, z).shape == (5,)
+
+
+def test_packed_joint_critic_scores_m_pairs_side_by_side():
+    """PacGAN packing: one score per m consecutive pairs, from their features concatenated in order."""
+    critic = XZCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=2)
+    assert critic.joint[1][0].in_features == 2 * (4 + 3)
+    x, z = torch.randn(6, 2), torch.randn(6, 2)
+    f, h = critic.body(x), critic.z_net(z)
+    pairs = torch.cat([f, h], dim=1)
+    packs = torch.cat([pairs[0::2], pairs[1::2]], dim=1)  # pack k = (pair 2k, pair 2k + 1)
+    assert torch.allclose(critic(x, z), critic.joint(packs).squeeze(1))
+    swapped = torch.cat([pairs[1::2], pairs[0::2]], dim=1)  # the pairs' order inside a pack is seen
+    assert not torch.allclose(critic(x, z), critic.joint(swapped).squeeze(1))
+    unary = UnaryJointCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=3)
+    assert [s.shape for s in unary(x, z)] == [(6,), (6,), (2,)]
+    with pytest.raises(ValueError, match="batch of 5 pairs is not a multiple of 2"):
+        critic(x[:5], z[:5])
+    with pytest.raises(ValueError, match="pack must be a positive"):
+        XZCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=0)
 
 
 def test_maxout_layers_take_the_largest_of_their_pieces():

@@ -61,6 +61,7 @@ class BiGAN(TwoPlayerModel):
         batchnorm: bool | None = None,
         critic_dropout: float = 0.0,
         critic_spectral_norm: bool = False,
+        critic_pack: int = 1,
         lr: float = 2e-4,
         lr_critic: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
@@ -87,6 +88,8 @@ class BiGAN(TwoPlayerModel):
                 code's toy networks use it).
             critic_dropout: dropout on the critic's joint head (the ALI code's toy critic: 0.2 to 0.5).
             critic_spectral_norm: spectral normalisation of every critic layer (BigBiGAN's, after BigGAN).
+            critic_pack: pairs per joint score (PacGAN's packing, Lin et al. 2018: the joint head reads m pairs of
+                one joint side by side; 1: no packing). The batch size must be a multiple of it.
             Other arguments as :class:`~gimzoo.models.vae.VAE` and :class:`TwoPlayerModel`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
@@ -101,7 +104,7 @@ class BiGAN(TwoPlayerModel):
         branch = critic_hidden if critic_branches else ()
         self.critic = self.critic_class(EncoderBody(self.data_shape, arch, branch, critic_activation), latent_dim,
                                         branch, critic_hidden, critic_activation, dropout=critic_dropout,
-                                        spectral_norm=critic_spectral_norm)
+                                        spectral_norm=critic_spectral_norm, pack=critic_pack)
 
     def _scores(self, x: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """D on a batch of q(x, z) pairs (x, E(x)) and as many p(x, z) pairs (G(z), z)."""
