@@ -55,6 +55,7 @@ def test_evaluate_on_toy_data_reports_mode_coverage():
     out = evaluate(model, dm, n=500, probe=False)
     m = out["metrics"]
     assert m["n_modes"] == 25 and 0 <= m["modes_captured"] <= 25 and 0 <= m["high_quality_fraction"] <= 1
+    assert 0 <= m["min_mode_fraction"] <= m["high_quality_fraction"] / 25
     assert out["protocol"]["n"] == 500 and "fid_lenet" not in m
 
 

@@ -13,7 +13,7 @@ def test_real_grid25_data_covers_every_mode_with_high_quality():
     m = mode_coverage(x, Grid25.means(), Grid25.sigma)
     # in 2-D, P(||x - mu|| <= 3 sigma) = 1 - exp(-9/2) = 0.9889: real data is the ceiling of "% high quality"
     assert m.modes_captured == 25 and abs(m.high_quality_fraction - (1 - math.exp(-4.5))) < 0.005
-    assert m.reverse_kl < 0.02
+    assert m.reverse_kl < 0.02 and 0.03 < m.min_mode_fraction <= 0.0396  # at most 1/25 of the 98.9 %
 
 
 def test_hand_made_cases():
@@ -25,6 +25,9 @@ def test_hand_made_cases():
     assert m.high_quality_fraction == 0.5
     h = torch.tensor([0.5, 0.25, 0.25])
     assert m.reverse_kl == pytest.approx(float((h * torch.log(8 * h)).sum()))
+    assert m.min_mode_fraction == 0  # 5 of the 8 modes are empty
+    every = mode_coverage(torch.cat([means, means[:1]]), means, 0.01)  # each mode once, mode 0 twice
+    assert every.modes_captured == 8 and every.min_mode_fraction == pytest.approx(1 / 9)
     # a sample just outside 3 sigma is not high quality and captures nothing
     off = mode_coverage(means[:1] + torch.tensor([[0.0301, 0.0]]), means, 0.01)
     assert off.modes_captured == 0 and off.high_quality_fraction == 0 and math.isinf(off.reverse_kl)

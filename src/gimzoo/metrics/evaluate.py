@@ -133,7 +133,8 @@ def _measure(model, datamodule, n, split, seed, iwae_k, quality, representation,
             samples = model.sample(N_MODE_SAMPLES, generator=gen).cpu()
             mc = mode_coverage(samples, datamodule.means(), datamodule.sigma)
         metrics |= {"modes_captured": mc.modes_captured, "n_modes": mc.n_modes,
-                    "high_quality_fraction": mc.high_quality_fraction, "mode_reverse_kl": mc.reverse_kl}
+                    "high_quality_fraction": mc.high_quality_fraction, "mode_reverse_kl": mc.reverse_kl,
+                    "min_mode_fraction": mc.min_mode_fraction}
         protocol["modes"] = f"{N_MODE_SAMPLES} samples; high quality = within 3 sigma of the nearest mean"
 
     # representation: fit on the training split, score on the evaluation images (labels needed: an image folder

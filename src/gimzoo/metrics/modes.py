@@ -3,7 +3,10 @@
 Each sample is assigned to its nearest mixture mean; it is *high quality* if it lies within 3 sigma of
 that mean; a mode is *captured* if at least one high-quality sample lands on it. The reverse KL of the
 modes' histogram of high-quality samples against the uniform distribution over modes,
-KL(h || U) = sum_k h_k log(K h_k), is 0 when every mode gets the same share.
+KL(h || U) = sum_k h_k log(K h_k), is 0 when every mode gets the same share. The emptiest mode's share of all
+the samples (high quality and on that mode), ``min_mode_fraction``, is 1/K of the high-quality fraction when every
+mode gets the same share; it tells a mode that is captured by a sample or two (nearly lost) from a filled one,
+which the count of captured modes cannot.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class ModeCoverage:
     high_quality_fraction: float
     reverse_kl: float
     n_samples: int
+    min_mode_fraction: float
 
 
 def mode_coverage(samples: torch.Tensor, means: torch.Tensor, sigma: float) -> ModeCoverage:
@@ -37,4 +41,5 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, sigma: float) -> M
         rkl = float((h[nz] * torch.log(h[nz] * len(means))).sum())
     else:
         rkl = math.inf
-    return ModeCoverage(int((counts > 0).sum()), len(means), n_good / len(samples), rkl, len(samples))
+    return ModeCoverage(int((counts > 0).sum()), len(means), n_good / len(samples), rkl, len(samples),
+                        float(counts.min()) / len(samples))
