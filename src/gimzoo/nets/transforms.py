@@ -41,7 +41,8 @@ class RandomRotateShift(nn.Module):
         if degrees < 0 or shift < 0:
             raise ValueError(f"q_rotation and q_shift are ranges (degrees, pixels) >= 0, got {degrees}, {shift}")
         if (degrees or shift) and len(data_shape) != 3:
-            raise ValueError(f"q_rotation and q_shift transform images (C, H, W), not data of shape {tuple(data_shape)}")
+            raise ValueError("q_rotation and q_shift transform images (C, H, W), not data of shape "
+                             f"{tuple(data_shape)}")
         self.degrees, self.shift = degrees, shift
 
     @property
