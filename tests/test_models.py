@@ -387,6 +387,15 @@ def test_aim_and_mpcc_encoders_read_z_back_from_a_transformed_copy_when_asked(na
         gimzoo.create(name, data_shape=(2,), hidden=(16,), critic_hidden=(16,), q_rotation=10)
 
 
+@pytest.mark.parametrize("name", ["aim", "mpcc", "infogan"])
+def test_q_contrast_reaches_the_encoders_view_and_is_saved(name):
+    model = gimzoo.create(name, arch="mlp", hidden=(16,), critic_hidden=(16,), q_rotation=10, q_contrast=0.4)
+    assert (model.q_view.degrees, model.q_view.shift, model.q_view.contrast) == (10, 0, 0.4)
+    assert model.hparams.q_contrast == 0.4 and model.q_view.active
+    with pytest.raises(ValueError, match=r"q_contrast is a fraction in \[0, 1\)"):
+        gimzoo.create(name, arch="mlp", hidden=(16,), critic_hidden=(16,), q_contrast=1)
+
+
 def test_mpcc_prior_learns_with_its_own_rate_and_clusters_by_the_posterior():
     from gimzoo.objectives import categorical_nll, gaussian_entropy
 

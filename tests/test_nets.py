@@ -5,7 +5,7 @@ import torch
 
 from gimzoo.nets import (DecoderBody, DeterministicEncoder, EncoderBody, GaussianEncoder, GaussianMixturePrior,
                          NoiseEncoder, StandardNormalPrior, UnaryJointCritic, UniformPrior, XCritic, XZCritic, ZCritic,
-                         make_decoder, random_rotate_shift)
+                         RandomView, make_decoder, random_contrast, random_rotate_shift)
 from gimzoo.nets.bodies import Maxout, init_weights, mlp
 
 SHAPES = [("mlp", (1, 28, 28), (64,)), ("conv", (1, 28, 28), (8, 16)), ("conv", (3, 32, 32), (8, 16, 32)),
@@ -227,3 +227,42 @@ def test_random_rotate_shift_refuses_bad_input():
         random_rotate_shift(torch.rand(4, 1, 28, 28), -10)
     with pytest.raises(ValueError, match="rotations are for square images"):
         random_rotate_shift(torch.rand(4, 1, 28, 32), 10)
+
+
+def test_random_contrast_dims_the_object_against_its_background_in_any_pixel_range():
+    square = torch.zeros(256, 1, 28, 28)
+    square[:, :, 10:18, 10:18] = 1
+    gen = torch.Generator().manual_seed(0)
+    for low, high in ((0.0, 1.0), (-1.0, 1.0)):  # [0, 1] and tanh's [-1, 1] pixels
+        x = low + (high - low) * square
+        y = random_contrast(x, 0.4, generator=gen)
+        assert torch.equal(y[:, :, 0], x[:, :, 0]) and torch.equal(y[:, :, :, :10], x[:, :, :, :10])  # background
+        a = (y[:, 0, 14, 14] - low) / (high - low)  # the scale each image drew
+        assert a.min() >= 0.6 - 1e-6 and a.max() <= 1 + 1e-6 and a.min() < 0.65 and a.max() > 0.95
+        assert torch.allclose(y[:, :, 10:18, 10:18], low + (high - low) * a[:, None, None, None].expand(-1, 1, 8, 8))
+    assert torch.equal(random_contrast(square, 0.0), square)
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    random_contrast(x, 0.5).sum().backward()
+    assert x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"fraction in \[0, 1\)"):
+        random_contrast(square, 1.0)
+    with pytest.raises(ValueError, match="takes images"):
+        random_contrast(torch.rand(4, 784), 0.5)
+
+
+def test_random_view_rotates_shifts_and_dims_only_what_it_is_asked_to(monkeypatch):
+    import gimzoo.nets.transforms as transforms_module
+
+    calls = []
+    monkeypatch.setattr(transforms_module, "random_rotate_shift", lambda x, d, s: calls.append(("turn", d, s)) or x + 1)
+    monkeypatch.setattr(transforms_module, "random_contrast", lambda x, c: calls.append(("dim", c)) or 2 * x)
+    x = torch.zeros(2, 1, 28, 28)
+    assert not RandomView(0, 0, (1, 28, 28)).active and RandomView(0, 0, (1, 28, 28))(x) is x
+    assert torch.equal(RandomView(0, 0, (1, 28, 28), contrast=0.3)(x), 2 * x) and calls == [("dim", 0.3)]
+    calls.clear()
+    assert torch.equal(RandomView(20, 2, (1, 28, 28), contrast=0.3)(x), 2 * (x + 1))  # turned, then dimmed
+    assert calls == [("turn", 20, 2), ("dim", 0.3)]
+    with pytest.raises(ValueError, match=r"q_contrast is a fraction in \[0, 1\)"):
+        RandomView(0, 0, (1, 28, 28), contrast=1.5)
+    with pytest.raises(ValueError, match="transform images"):
+        RandomView(0, 0, (2,), contrast=0.3)

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from ..nets import EncoderBody, RandomRotateShift, XCritic, make_prior
+from ..nets import EncoderBody, RandomView, XCritic, make_prior
 from ..objectives import GAN_LOSSES, latent_nll
 from ..registry import register_model
 from .base import TwoPlayerModel, autoencoder
@@ -55,6 +55,7 @@ class AIM(TwoPlayerModel):
         lr_decay: str = "constant",
         q_rotation: float = 0.0,
         q_shift: float = 0.0,
+        q_contrast: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -68,6 +69,8 @@ class AIM(TwoPlayerModel):
             critic_spectral_norm: spectral normalisation of every critic layer (MPCC's BigGAN critic has it).
             q_rotation, q_shift: the encoder reads z back from a copy of G(z) rotated by up to q_rotation degrees
                 and shifted by up to q_shift pixels (not in the paper; 0: from G(z) itself), as InfoGAN's Q can.
+            q_contrast: and with its contrast against the background scaled by U(1 - q_contrast, 1) (not in the
+                paper; 0: unchanged).
             Other arguments as :class:`~gimzoo.models.bigan.BiGAN`.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
@@ -82,7 +85,7 @@ class AIM(TwoPlayerModel):
         self.prior = make_prior(prior, latent_dim)
         self.critic = XCritic(EncoderBody(self.data_shape, arch, critic_hidden, "leaky_relu"),
                               spectral_norm=critic_spectral_norm)
-        self.q_view = RandomRotateShift(q_rotation, q_shift, self.data_shape)
+        self.q_view = RandomView(q_rotation, q_shift, self.data_shape, q_contrast)
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():  # the critic's step needs no graph through the generator
@@ -96,7 +99,7 @@ class AIM(TwoPlayerModel):
         return {"fool": self.fool_fn(self.critic(fake)), "latent_nll": self.latent_term(z, seen)}
 
     def latent_term(self, z: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """E_p[-log q(z | x)] at x = G(z), read through ``q_view`` (G(z) itself unless q_rotation or q_shift)."""
+        """E_p[-log q(z | x)] at x = G(z), read through ``q_view`` (G(z) itself unless q_rotation, q_shift or q_contrast)."""
         return latent_nll(z, *self.encoder(self.q_view(fake))).mean()
 
     def model_weights(self) -> dict[str, float]:

@@ -21,7 +21,9 @@ by up to q_rotation degrees and shift by up to q_shift pixels (:func:`gimzoo.net
 E_p[log Q(c | T(G(z, c)))] + H(c) <= I(c; T(G(z, c))) <= I(c; G(z, c)) (data processing), still a lower bound on
 the paper's information, but one that only a code readable after a small rotation can raise, so slant cannot
 carry the class (on MNIST the paper's term let two categories split 4s and 9s by slant). The continuous codes
-are still read from G(z, c) itself.
+are still read from G(z, c) itself. With ``q_contrast`` > 0 (not in the paper) T also scales the copy's contrast
+against its background by a ~ U(1 - q_contrast, 1) (:func:`gimzoo.nets.random_contrast`), so that how light or
+dark an object is (a garment's colour, on Fashion-MNIST) cannot carry the class either.
 Paper settings: Adam lr 1e-3 for G and 2e-4 for D and Q, beta1 = 0.5, lambda = 1. The official code's
 MNIST nets are ``fc=[1024]`` (an FC-1024 layer in G and in the D/Q body), ``q_batchnorm=True`` (Q's hidden
 layer batch-normalised), ``weight_init="dcgan"`` (N(0, 0.02)) and ``generator="sigmoid"`` (its MeanBernoulli
@@ -34,7 +36,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, RandomRotateShift, init_weights, make_decoder
+from ..nets import CodeEncoder, EncoderBody, InfoGANPrior, RandomView, init_weights, make_decoder
 from ..nets.bodies import DecoderBody
 from ..objectives import categorical_nll, critic_loss, generator_loss, latent_nll
 from ..registry import register_model
@@ -72,6 +74,7 @@ class InfoGAN(TwoPlayerModel):
         lam_ramp: float = 0.5,
         q_rotation: float = 0.0,
         q_shift: float = 0.0,
+        q_contrast: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -94,6 +97,8 @@ class InfoGAN(TwoPlayerModel):
             q_rotation, q_shift: Q reads the categorical code from a copy of each generated image rotated by up to
                 q_rotation degrees and shifted by up to q_shift pixels (not in the paper; 0: the image itself).
                 The code must then survive a small rotation, so it cannot be carried by slant alone.
+            q_contrast: and with the copy's contrast against its background scaled by U(1 - q_contrast, 1) (not in
+                the paper; 0: unchanged), so that the class cannot be carried by how light or dark an object is.
         """
         super().__init__(data_shape, lr, lr_critic, betas, betas_critic, critic_steps, lr_decay, compile=compile)
         self.save_hyperparameters()
@@ -101,7 +106,7 @@ class InfoGAN(TwoPlayerModel):
             raise ValueError(f"lam_ramp is a fraction of the run in (0, 1], got {lam_ramp}")
         self.lam, self.lam_continuous, self.noise_weight = lam, lam_continuous, noise_weight
         self.lam_start, self.lam_ramp = lam_start, lam_ramp
-        self.q_view = RandomRotateShift(q_rotation, q_shift, self.data_shape)
+        self.q_view = RandomView(q_rotation, q_shift, self.data_shape, q_contrast)
         self.prior = InfoGANPrior(noise_dim, n_categories, n_continuous, noise_scale)
         latent_dim = self.prior.latent_dim
         self.decoder = make_decoder(generator, DecoderBody(latent_dim, self.data_shape, arch, hidden, activation, fc=fc))
@@ -118,7 +123,7 @@ class InfoGAN(TwoPlayerModel):
     def _info(self, fake: torch.Tensor, h_fake: torch.Tensor, z: torch.Tensor, c: torch.Tensor,
               noise: bool = False) -> dict[str, torch.Tensor]:
         """-log Q(c|x) on generated samples, from their body features h_fake (and -log Q(noise|x) if asked); with
-        q_rotation or q_shift, the class's from a randomly rotated and shifted copy of them."""
+        q_rotation, q_shift or q_contrast, the class's from a randomly transformed copy of them (``q_view``)."""
         logits, u_mean, noise_mean = self.encoder.heads(h_fake)
         if self.q_view.active:
             logits = self.encoder(self.q_view(fake))[0]

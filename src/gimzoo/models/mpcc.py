@@ -12,7 +12,7 @@ p(z|y) = N(mu_y, (exp(l_y / 2) + sigma0)^2) learnt:
 Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean. With
 ``q_rotation`` or ``q_shift`` > 0 (not in the paper; InfoGAN's option of the same name) the encoder reads z back
 from a randomly rotated and shifted copy of G(z), so that what it reads, the component included, must survive a
-small rotation. The latent NLL trains the encoder only: let into the prior, it shrinks the components (a
+small rotation (``q_contrast``: and a dimming of the copy's contrast, as InfoGAN's). The latent NLL trains the encoder only: let into the prior, it shrinks the components (a
 tighter p(z|y) makes z easier to predict) until the generator sees ten points (measured: the components' entropy
 fell below 0 and the samples collapsed within 3 epochs).
 
@@ -62,6 +62,7 @@ class MPCC(AIM):
         lr_decay: str = "constant",
         q_rotation: float = 0.0,
         q_shift: float = 0.0,
+        q_contrast: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -75,7 +76,7 @@ class MPCC(AIM):
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
                          batchnorm, "hinge", latent_weight, False, critic_spectral_norm, lr, lr_critic, betas,
-                         betas_critic, critic_steps, lr_decay, q_rotation, q_shift, compile=compile)
+                         betas_critic, critic_steps, lr_decay, q_rotation, q_shift, q_contrast, compile=compile)
         self.save_hyperparameters()
         self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)

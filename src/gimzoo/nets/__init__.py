@@ -5,7 +5,7 @@ from .decoders import (DECODERS, BernoulliDecoder, Decoder, GaussianDecoder, Sig
                        make_decoder)
 from .encoders import ENCODERS, CodeEncoder, DeterministicEncoder, GaussianEncoder, NoiseEncoder, make_encoder, reparameterize
 from .priors import PRIORS, GaussianMixturePrior, InfoGANPrior, Prior, StandardNormalPrior, UniformPrior, make_prior
-from .transforms import RandomRotateShift, random_rotate_shift
+from .transforms import RandomView, random_contrast, random_rotate_shift
 
 __all__ = [
     "ARCHS", "WEIGHT_INITS", "DecoderBody", "EncoderBody", "conv_widths", "init_weights", "mlp", "UnaryJointCritic", "XCritic",
@@ -13,5 +13,5 @@ __all__ = [
     "BernoulliDecoder", "Decoder", "GaussianDecoder", "SigmoidGenerator", "TanhGenerator", "make_decoder",
     "ENCODERS", "make_encoder", "CodeEncoder", "InfoGANPrior", "DeterministicEncoder",
     "GaussianEncoder", "NoiseEncoder", "reparameterize", "PRIORS", "GaussianMixturePrior", "Prior",
-    "StandardNormalPrior", "UniformPrior", "make_prior", "RandomRotateShift", "random_rotate_shift",
+    "StandardNormalPrior", "UniformPrior", "make_prior", "RandomView", "random_contrast", "random_rotate_shift",
 ]
