@@ -396,6 +396,31 @@ def test_q_contrast_reaches_the_encoders_view_and_is_saved(name):
         gimzoo.create(name, arch="mlp", hidden=(16,), critic_hidden=(16,), q_contrast=1)
 
 
+def test_mpcc_cluster_term_asks_generator_and_encoder_to_keep_the_component_readable():
+    from gimzoo.objectives import categorical_nll
+
+    plain = gimzoo.create("mpcc", hidden=(16,), critic_hidden=(16,), latent_dim=4)
+    model = gimzoo.create("mpcc", hidden=(16,), critic_hidden=(16,), latent_dim=4, cluster_weight=3.0)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert "cluster_nll" not in plain.model_terms(x)  # off by default: the paper's objective, at no cost
+    torch.manual_seed(0)
+    term = model.model_terms(x)["cluster_nll"]
+    torch.manual_seed(0)
+    y = model.prior.sample_components(4)
+    z = model.prior.sample(4, y=y)
+    expected = categorical_nll(model.prior.component_log_prob(model.encoder.code(model.decoder.mean(z))), y).mean()
+    assert torch.allclose(term, expected) and model.model_weights()["cluster_nll"] == 3.0
+    for net in (model.decoder, model.encoder):
+        grads = torch.autograd.grad(term, list(net.parameters()), retain_graph=True, allow_unused=True)
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    code = torch.randn(4, 4, requires_grad=True)
+    fixed = model.prior.component_log_prob(code, fixed=True)
+    assert torch.allclose(fixed, model.prior.component_log_prob(code))
+    assert torch.autograd.grad(fixed.sum(), [model.prior.means], allow_unused=True) == (None,)  # mixture held fixed
+    with pytest.raises(ValueError, match="cluster_weight is a weight >= 0"):
+        gimzoo.create("mpcc", hidden=(16,), critic_hidden=(16,), cluster_weight=-1)
+
+
 def test_mpcc_prior_learns_with_its_own_rate_and_clusters_by_the_posterior():
     from gimzoo.objectives import categorical_nll, gaussian_entropy
 

@@ -8,13 +8,20 @@ p(z|y) = N(mu_y, (exp(l_y / 2) + sigma0)^2) learnt:
     generator, prior:  min    -E_p D(G(z)),  z = mu_y + s_y * eps reparameterised               (fool)
     encoder:           min    E_p[-log q(z | G(z))]   (z and G(z) held fixed)                    (latent_nll)
     prior:             min    E_p[-log p(y|z)] - w * mean_y H(N(mu_y, diag exp(l_y))) / d       (prior_class, prior_entropy)
+    generator, encoder (cluster_weight > 0, not in the paper):
+                       min    lambda_c * E_p[-log p(y | mu_phi(G(z)))]   (p(y|.)'s mixture held fixed)  (cluster_nll)
 
 Clusters of data are argmax_y p(y | mu_phi(x)), the mixture's posterior at the encoder's mean. With
 ``q_rotation`` or ``q_shift`` > 0 (not in the paper; InfoGAN's option of the same name) the encoder reads z back
 from a randomly rotated and shifted copy of G(z), so that what it reads, the component included, must survive a
-small rotation (``q_contrast``: and a dimming of the copy's contrast, as InfoGAN's). The latent NLL trains the encoder only: let into the prior, it shrinks the components (a
-tighter p(z|y) makes z easier to predict) until the generator sees ten points (measured: the components' entropy
-fell below 0 and the samples collapsed within 3 epochs).
+small rotation (``q_contrast``: and a dimming of the copy's contrast, as InfoGAN's). The latent NLL trains the
+encoder only: let into the prior, it shrinks the components (a tighter p(z|y) makes z easier to predict) until the
+generator sees ten points (measured: the components' entropy fell below 0 and the samples collapsed within 3
+epochs). The cluster term is InfoGAN's mutual-information term (and ClusterGAN's label cycle loss) on the
+component: it asks the generator, as well as the encoder, to keep the component that drew z readable from G(z)
+(through the same view), where the paper's generator learns only from the critic. The posterior p(y|.) that
+reads the code holds the mixture fixed; the prior still learns from the term through z = mu_y + s_y * eps, as it
+does from the critic's.
 
 From the official MNIST script (scripts/mnist_example.sh): hinge loss, 4 critic steps per generator step,
 lr 2e-4 for G and D and 16e-4 for the prior, Adam beta1 = 0 (BigGAN's), latent 24, batch 50, entropy weight
@@ -63,6 +70,7 @@ class MPCC(AIM):
         q_rotation: float = 0.0,
         q_shift: float = 0.0,
         q_contrast: float = 0.0,
+        cluster_weight: float = 0.0,
         compile: bool = False,
     ):
         """
@@ -72,28 +80,37 @@ class MPCC(AIM):
             prior_init_scale: the components' means start as prior_init_scale * N(0, I).
             entropy_weight: w of the component-entropy term.
             lr_prior: the prior's learning rate (a parameter group of the model player's Adam).
+            cluster_weight: lambda_c of the cluster term, which trains the generator and the encoder (not in the
+                paper; 0: off). See the module docstring.
             Other arguments as :class:`~gimzoo.models.aim.AIM` (hinge loss, latent NLL kept out of G).
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
                          batchnorm, "hinge", latent_weight, False, critic_spectral_norm, lr, lr_critic, betas,
                          betas_critic, critic_steps, lr_decay, q_rotation, q_shift, q_contrast, compile=compile)
         self.save_hyperparameters()
-        self.entropy_weight, self.lr_prior = entropy_weight, lr_prior
+        if cluster_weight < 0:
+            raise ValueError(f"cluster_weight is a weight >= 0, got {cluster_weight}")
+        self.entropy_weight, self.lr_prior, self.cluster_weight = entropy_weight, lr_prior, cluster_weight
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)
 
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         y = self.prior.sample_components(len(x))
         z = self.prior.sample(len(x), y=y)  # (B, latent_dim), differentiable in mu_y and l_y
         fake = self.decoder.mean(z)
-        return {
+        terms = {
             "fool": self.fool_fn(self.critic(fake)),
             "latent_nll": self.latent_term(z.detach(), fake.detach()),
             "prior_class": categorical_nll(self.prior.component_log_prob(z), y).mean(),
             "prior_entropy": -gaussian_entropy(self.prior.log_var).mean() / self.prior.latent_dim,
         }
+        if self.cluster_weight:
+            read = self.prior.component_log_prob(self.encoder.code(self.q_view(fake)), fixed=True)
+            terms["cluster_nll"] = categorical_nll(read, y).mean()
+        return terms
 
     def model_weights(self) -> dict[str, float]:
-        return {"latent_nll": self.latent_weight, "prior_entropy": self.entropy_weight}
+        return {"latent_nll": self.latent_weight, "prior_entropy": self.entropy_weight,
+                "cluster_nll": self.cluster_weight}
 
     @property
     def n_clusters(self) -> int:

@@ -93,10 +93,10 @@ class GaussianMixturePrior(Prior):
     def sample_components(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randint(self.n_components, (n,), generator=generator, device=self.means.device)
 
-    def component_log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log p(z|y) for every y: (B, K)."""
-        s = self.scales  # (K, D)
-        diff = (z[:, None, :] - self.means[None]) / s[None]
+    def component_log_prob(self, z: torch.Tensor, fixed: bool = False) -> torch.Tensor:
+        """log p(z|y) for every y: (B, K); ``fixed``: the mixture's parameters as constants (gradients reach z only)."""
+        means, s = (self.means.detach(), self.scales.detach()) if fixed else (self.means, self.scales)  # (K, D)
+        diff = (z[:, None, :] - means[None]) / s[None]
         return -0.5 * (diff.pow(2) + LOG_2PI).sum(2) - torch.log(s).sum(1)[None]
 
     def log_prob(self, z):
