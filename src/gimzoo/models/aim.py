@@ -99,7 +99,8 @@ class AIM(TwoPlayerModel):
         return {"fool": self.fool_fn(self.critic(fake)), "latent_nll": self.latent_term(z, seen)}
 
     def latent_term(self, z: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """E_p[-log q(z | x)] at x = G(z), read through ``q_view`` (G(z) itself unless q_rotation, q_shift or q_contrast)."""
+        """E_p[-log q(z | x)] at x = G(z), read through ``q_view`` (G(z) itself unless q_rotation, q_shift or
+        q_contrast)."""
         return latent_nll(z, *self.encoder(self.q_view(fake))).mean()
 
     def model_weights(self) -> dict[str, float]:
