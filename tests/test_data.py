@@ -23,6 +23,22 @@ def test_batches_cover_every_sample_once_and_reshuffle_per_epoch():
     assert len(TensorBatches(x, y, 10, shuffle=True, drop_last=True)) == 10
 
 
+def test_batches_resume_inside_an_epoch_or_after_its_last_batch():
+    x, y = torch.arange(40).float()[:, None], torch.arange(40)
+    tb = TensorBatches(x, y, 10, shuffle=True, drop_last=True, seed=1)
+    order = [torch.cat([b[1] for b in tb]) for tb.sampler.epoch in (0, 1)]
+    tb.sampler.set_epoch(0)
+    it = iter(tb)
+    next(it), next(it)
+    mid = TensorBatches(x, y, 10, shuffle=True, drop_last=True, seed=1)
+    mid.load_state_dict(tb.state_dict())  # two batches of epoch 0 served: the other two follow
+    assert torch.equal(torch.cat([b[1] for b in mid]), order[0][20:])
+    list(it)
+    end = TensorBatches(x, y, 10, shuffle=True, drop_last=True, seed=1)
+    end.load_state_dict(tb.state_dict())  # every batch of epoch 0 served: epoch 1, whole
+    assert end.sampler.epoch == 1 and torch.equal(torch.cat([b[1] for b in end]), order[1])
+
+
 def test_shards_do_not_overlap():
     shards = [EpochShuffle(101, shuffle=True, seed=0, rank=r, world_size=3).indices() for r in range(3)]
     assert all(len(s) == 33 for s in shards)

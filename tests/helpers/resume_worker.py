@@ -1,9 +1,11 @@
-"""Run by the resume test: train a two-player model on random images, checkpointing every 4 steps.
+"""Run by the resume tests: train a two-player model on random images (12 batches an epoch, 3 optimizer steps a
+batch), checkpointing every 4 steps, or with --epoch-checkpoints at the end of every epoch after a validation batch
+(the way ``gimzoo fit`` checkpoints).
 
-    python resume_worker.py OUT_DIR MAX_STEPS [KILL_AT_STEP] [--resume]
+    python resume_worker.py OUT_DIR MAX_STEPS [KILL_AT_STEP] [--resume] [--epoch-checkpoints]
 
-With KILL_AT_STEP the process SIGKILLs itself right after that step (in the middle of an epoch, after a
-checkpoint); with --resume it continues from ``last.ckpt``. At the end it saves the final weights.
+With KILL_AT_STEP the process SIGKILLs itself right after that step (after a checkpoint); with --resume it continues
+from ``last.ckpt``. At the end it saves the final weights.
 """
 import os
 import signal
@@ -28,14 +30,15 @@ class KillAt(L.Callback):
 
 def main():
     out, max_steps = sys.argv[1], int(sys.argv[2])
-    kill = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 and sys.argv[3] != "--resume" else []
+    kill = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else []
+    per_epoch = "--epoch-checkpoints" in sys.argv
     torch.set_num_threads(1)
     L.seed_everything(0, verbose=False)
     model = gimzoo.create("aae", hidden=(16,), critic_hidden=(16,), critic_steps=2)
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=os.path.join(out, "ckpt"), every_n_train_steps=4,
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=os.path.join(out, "ckpt"), every_n_train_steps=None if per_epoch else 4,
                                                save_last=True, save_top_k=-1)
     trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+                        enable_model_summary=False, limit_val_batches=int(per_epoch), num_sanity_val_steps=0,
                         callbacks=[ckpt, *kill], plugins=[AtomicCheckpointIO()], default_root_dir=out)
     data = RandomImages(n_train=16 * 12 + 16, batch_size=16, val_size=16)  # 12 batches an epoch
     trainer.fit(model, datamodule=data, ckpt_path="last" if "--resume" in sys.argv else None)

@@ -87,8 +87,11 @@ class TensorBatches:
         return {"epoch": self.sampler.epoch, "batches_served": self._served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.sampler.set_epoch(state["epoch"])
-        self._resume_at = state["batches_served"]
+        # a checkpoint taken at the end of an epoch (Lightning's default) has served every batch: the run resumes
+        # with the next epoch's first batch, not with an empty rest of the finished one
+        done = state["batches_served"] >= len(self)
+        self.sampler.set_epoch(state["epoch"] + done)
+        self._resume_at = 0 if done else state["batches_served"]
 
     def __iter__(self):
         idx = self.sampler.indices()

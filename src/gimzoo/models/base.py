@@ -87,6 +87,28 @@ FAMILIES = {"(1)": "(1) KL(q||p) through KL(q(z|x)||p(z)) per x",
             "linear": "linear baseline"}
 
 
+def finish_saved_epoch(checkpoint: dict) -> None:
+    """Make a checkpoint taken at the end of an epoch (Lightning's default: after the last batch and the validation,
+    before the epoch counts as completed) resume at the start of the next epoch.
+
+    Lightning (2.6) restarts a step-based run (``max_steps``) from such a checkpoint inside the finished epoch: it
+    counts that epoch twice, so the data order and every epoch number after it move on by one, and the resumed run
+    is not the uninterrupted one. Here the finished epoch is marked completed and the batch counter of the epoch
+    cleared, as an uninterrupted run has them when its next epoch starts; the loader's own state (every batch
+    served) already says the next epoch (:meth:`~gimzoo.data.batches.TensorBatches.load_state_dict`).
+    """
+    loop = checkpoint.get("loops", {}).get("fit_loop")
+    if not loop:
+        return
+    epochs, batches = loop["epoch_progress"], loop["epoch_loop.batch_progress"]
+    if not (batches["is_last_batch"] and epochs["current"]["processed"] == epochs["current"]["completed"] + 1):
+        return
+    for count in (epochs["total"], epochs["current"]):
+        count["completed"] = count["processed"]
+    batches["current"] = dict.fromkeys(batches["current"], 0)
+    batches["is_last_batch"] = False
+
+
 class GenerativeInferenceModel(L.LightningModule):
     """Common API of every zoo model. Subclasses build ``encoder``, ``decoder`` and ``prior``."""
 
@@ -134,6 +156,7 @@ class GenerativeInferenceModel(L.LightningModule):
         checkpoint["gimzoo_counters"] = {k: getattr(self, k) for k in ("critic_updates",) if hasattr(self, k)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        finish_saved_epoch(checkpoint)
         for k, v in checkpoint.get("gimzoo_counters", {}).items():
             setattr(self, k, v)
         rng = checkpoint.get("gimzoo_rng")
