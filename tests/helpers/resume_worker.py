@@ -1,6 +1,6 @@
-"""Run by the resume tests: train a two-player model on random images (12 batches an epoch, 3 optimizer steps a
-batch), checkpointing every 4 steps, or with --epoch-checkpoints at the end of every epoch after a validation batch
-(the way ``gimzoo fit`` checkpoints).
+"""Run by the resume tests: train a two-player model on random images (12 batches an epoch), checkpointing every 4
+steps, or with --epoch-checkpoints at the end of every epoch after a validation batch (the way ``gimzoo fit``
+checkpoints).
 
     python resume_worker.py OUT_DIR MAX_STEPS [KILL_AT_STEP] [--resume] [--epoch-checkpoints]
 
@@ -35,8 +35,8 @@ def main():
     torch.set_num_threads(1)
     L.seed_everything(0, verbose=False)
     model = gimzoo.create("aae", hidden=(16,), critic_hidden=(16,), critic_steps=2)
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=os.path.join(out, "ckpt"), every_n_train_steps=None if per_epoch else 4,
-                                               save_last=True, save_top_k=-1)
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=os.path.join(out, "ckpt"), save_last=True, save_top_k=-1,
+                                               every_n_train_steps=None if per_epoch else 4)
     trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=int(per_epoch), num_sanity_val_steps=0,
                         callbacks=[ckpt, *kill], plugins=[AtomicCheckpointIO()], default_root_dir=out)
