@@ -26,7 +26,10 @@ def test_batches_cover_every_sample_once_and_reshuffle_per_epoch():
 def test_batches_resume_inside_an_epoch_or_after_its_last_batch():
     x, y = torch.arange(40).float()[:, None], torch.arange(40)
     tb = TensorBatches(x, y, 10, shuffle=True, drop_last=True, seed=1)
-    order = [torch.cat([b[1] for b in tb]) for tb.sampler.epoch in (0, 1)]
+    order = []
+    for epoch in (0, 1):
+        tb.sampler.set_epoch(epoch)
+        order.append(torch.cat([b[1] for b in tb]))
     tb.sampler.set_epoch(0)
     it = iter(tb)
     next(it), next(it)
