@@ -354,20 +354,36 @@ def test_figure_and_table_of_published_models(tiny_run, tmp_path, monkeypatch):
     assert "| `tiny-vae` |" in table and "gimzoo fit --config zoo_configs/tiny-vae.yaml" in table
 
 
+def test_figure_of_a_run_checkpoint_takes_the_config_that_trained_it(tiny_run, tmp_path, capsys):
+    """A .ckpt away from its run folder is drawn with --config; without it, the error names the option."""
+    import shutil
+
+    ckpt, _ = tiny_run
+    moved, out = tmp_path / "moved.ckpt", tmp_path / "fig.png"
+    shutil.copy(ckpt, moved)
+    with pytest.raises(FileNotFoundError, match="--config"):
+        run(["figure", str(moved), "--n", "2", "--out", str(out)])
+    run(["figure", str(moved), "--config", str(hub.run_config_of(ckpt)), "--n", "2", "--out", str(out)])
+    assert out.exists() and f"wrote {out}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run(["figure", str(moved), str(moved), "--config", str(hub.run_config_of(ckpt)), "--out", str(out)])
+
+
 @pytest.mark.parametrize("name", ["infogan", "mpcc"])
 def test_cluster_figure_draws_a_row_per_cluster_its_samples_then_its_test_images(name, tmp_path, monkeypatch):
     from gimzoo.data import RandomImages
     from gimzoo.figures import cluster_figure
 
+    from gimzoo import cli
+
     model = gimzoo.create(name, arch="mlp", hidden=(16,), critic_hidden=(16,)).eval()
-    monkeypatch.setattr(hub, "load", lambda _: model)
-    monkeypatch.setattr(hub, "datamodule_of", lambda _: RandomImages(n_test=64))
+    monkeypatch.setattr(cli, "load_for_eval", lambda name, config=None: (model, RandomImages(n_test=64)))
     grid = cluster_figure("tiny", str(tmp_path / "clusters.png"), n=3)
     assert (tmp_path / "clusters.png").exists() and grid.shape == (3, 10 * 30 + 2, 7 * 30 + 2)
     x = RandomImages(n_test=64).split("test")[0]
     y = int(model.cluster(x)[0])  # the first test image opens the members of its cluster's row
     assert torch.allclose(grid[0, 2 + 30 * y: 30 * y + 30, 2 + 4 * 30: 4 * 30 + 30], x[0, 0], atol=1 / 255)
-    monkeypatch.setattr(hub, "load", lambda _: gimzoo.create("vae", hidden=(8,)))
+    monkeypatch.setattr(cli, "load_for_eval", lambda name, config=None: (gimzoo.create("vae", hidden=(8,)), None))
     with pytest.raises(ValueError, match="discrete code"):
         cluster_figure("tiny", str(tmp_path / "vae.png"))
 
@@ -379,13 +395,13 @@ def test_the_confusion_figure_counts_every_test_image_with_the_matched_clusters_
     from gimzoo.metrics import hungarian_accuracy
 
     model, dm = gimzoo.create("mpcc", arch="mlp", hidden=(16,), critic_hidden=(16,)).eval(), RandomImages(n_test=64)
-    monkeypatch.setattr(figures, "_load", lambda _: (model, dm))
+    monkeypatch.setattr(figures, "_load", lambda *_: (model, dm))
     table = figures.confusion_figure("tiny", str(tmp_path / "confusion.png"))
     x, y = dm.split("test")
     assert (tmp_path / "confusion.png").exists() and table.sum() == 64
     assert table.diagonal().sum() / 64 == pytest.approx(hungarian_accuracy(model.cluster(x), y))
     assert "| cluster | 0 |" in capsys.readouterr().out
-    monkeypatch.setattr(figures, "_load", lambda _: (gimzoo.create("vae", hidden=(8,)), dm))
+    monkeypatch.setattr(figures, "_load", lambda *_: (gimzoo.create("vae", hidden=(8,)), dm))
     with pytest.raises(ValueError, match="discrete code"):
         figures.confusion_figure("tiny", str(tmp_path / "vae.png"))
 

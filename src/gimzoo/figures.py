@@ -22,12 +22,10 @@ from .data.batches import pixels
 
 
 @torch.no_grad()
-def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0) -> torch.Tensor:
-    from . import hub
-
+def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0, config: str | None = None) -> torch.Tensor:
     rows, kinds = [], set()
     for name in names:
-        model, dm = hub.load(name), hub.datamodule_of(name)
+        model, dm = _load(name, config, images=False)
         kinds.add(len(model.data_shape) == 1)
         if len(kinds) > 1:
             raise ValueError(f"one figure takes images or 2-D points, not both ({', '.join(names)})")
@@ -42,10 +40,8 @@ def zoo_figure(names: list[str], out: str, n: int = 8, seed: int = 0) -> torch.T
 
 
 @torch.no_grad()
-def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Tensor:
-    from . import hub
-
-    model, dm = hub.load(name), hub.datamodule_of(name)
+def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0, config: str | None = None) -> torch.Tensor:
+    model, dm = _load(name, config, images=False)
     if model.n_clusters is None or len(model.data_shape) != 3:
         raise ValueError(f"--clusters draws image models with a discrete code (InfoGAN, MPCC); {name} is not one")
     x = dm.split("test")[0]
@@ -60,7 +56,7 @@ def cluster_figure(name: str, out: str, n: int = 10, seed: int = 0) -> torch.Ten
 
 
 @torch.no_grad()
-def confusion_figure(name: str, out: str) -> torch.Tensor:
+def confusion_figure(name: str, out: str, config: str | None = None) -> torch.Tensor:
     """The confusion matrix of ``cluster(x)`` on the whole test split, a row per cluster in the order of the best
     one-to-one map to the classes (matched samples on the diagonal), with the four clustering scores in the title.
     Prints it as a Markdown table and returns the (clusters, classes) counts in that order."""
@@ -71,7 +67,7 @@ def confusion_figure(name: str, out: str) -> torch.Tensor:
 
     from .metrics import clustering_scores, matched_confusion
 
-    model, dm = _load(name)
+    model, dm = _load(name, config)
     if model.n_clusters is None:
         raise ValueError(f"--confusion draws models with a discrete code (InfoGAN, MPCC); {name} has none")
     x, y = dm.split("test")
@@ -120,11 +116,12 @@ def _points_row(model, dm, seed: int, n: int = 2500) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolation_figure(name: str, out: str, n: int = 8, steps: int = 9, seed: int = 0) -> torch.Tensor:
+def interpolation_figure(name: str, out: str, n: int = 8, steps: int = 9, seed: int = 0,
+                         config: str | None = None) -> torch.Tensor:
     """``n`` pairs of test images, each pair two rows, linear then spherical: x_a, the decoded path, x_b."""
     from .latent import interpolate
 
-    model, dm = _load(name)
+    model, dm = _load(name, config)
     x = dm.split("test")[0]
     pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[: 2 * n]
     a, b = pixels(x[pick[:n]]).float(), pixels(x[pick[n:]]).float()
@@ -134,7 +131,8 @@ def interpolation_figure(name: str, out: str, n: int = 8, steps: int = 9, seed: 
 
 
 @torch.no_grad()
-def traversal_figure(name: str, out: str, dims: int = 10, steps: int = 9, index: int = 0) -> torch.Tensor:
+def traversal_figure(name: str, out: str, dims: int = 10, steps: int = 9, index: int = 0,
+                     config: str | None = None) -> torch.Tensor:
     """One row per latent dimension, the ``dims`` dimensions the encoder uses most (largest code variance on the
     test images), traversed over the prior's range around the code of test image ``index``. For InfoGAN: the
     categorical code (a column per category, a row per noise draw), then each continuous code from -2 to 2 (a row
@@ -142,7 +140,7 @@ def traversal_figure(name: str, out: str, dims: int = 10, steps: int = 9, index:
     from .latent import active_dimensions, traverse, traverse_codes
     from .nets.priors import InfoGANPrior
 
-    model, dm = _load(name)
+    model, dm = _load(name, config)
     if isinstance(model.prior, InfoGANPrior):
         k = model.prior.n_categories
         panels = list(traverse_codes(model, rows=k, steps=k).values())  # each (k, k, ...)
@@ -156,7 +154,7 @@ def traversal_figure(name: str, out: str, dims: int = 10, steps: int = 9, index:
 
 
 @torch.no_grad()
-def codes_figure(name: str, out: str, method: str = "pca", n: int = 5000) -> None:
+def codes_figure(name: str, out: str, method: str = "pca", n: int = 5000, config: str | None = None) -> None:
     """The codes of ``n`` test images in 2-D (PCA, t-SNE or UMAP), coloured by label."""
     import matplotlib
 
@@ -165,7 +163,7 @@ def codes_figure(name: str, out: str, method: str = "pca", n: int = 5000) -> Non
 
     from .latent import code_map
 
-    model, dm = _load(name)
+    model, dm = _load(name, config)
     x, y = dm.split("test")
     x, y = x[:n], y[:n]
     points = code_map(model, pixels(x).float(), method)
@@ -184,11 +182,12 @@ def codes_figure(name: str, out: str, method: str = "pca", n: int = 5000) -> Non
 
 
 @torch.no_grad()
-def neighbours_figure(name: str, out: str, n: int = 8, k: int = 5, seed: int = 0) -> torch.Tensor:
+def neighbours_figure(name: str, out: str, n: int = 8, k: int = 5, seed: int = 0,
+                      config: str | None = None) -> torch.Tensor:
     """A row per sample of p(x): the sample, then its ``k`` nearest training images (pixel space)."""
     from .latent import nearest_training
 
-    model, dm = _load(name)
+    model, dm = _load(name, config)
     samples, neighbours, distances = nearest_training(model, dm.split("train")[0], n, k, seed)
     rows = torch.cat([samples[:, None], torch.ones_like(samples)[:, None], neighbours], 1)
     print(f"nearest training distances (pixel L2), per sample: "
@@ -196,12 +195,13 @@ def neighbours_figure(name: str, out: str, n: int = 8, k: int = 5, seed: int = 0
     return _save(rows.flatten(0, 1), k + 2, out)
 
 
-def _load(name: str):
-    """(model, datamodule) of a published name, ``hf-hub:owner/name``, or a run's ``.ckpt``."""
+def _load(name: str, config: str | None = None, images: bool = True):
+    """(model, datamodule) of a published name, ``hf-hub:owner/name``, or a run's ``.ckpt`` (trained by ``config``;
+    default: the run's config.yaml); with ``images``, only a model of images."""
     from .cli import load_for_eval
 
-    model, dm = load_for_eval(name)
-    if len(model.data_shape) != 3:
+    model, dm = load_for_eval(name, config)
+    if images and len(model.data_shape) != 3:
         raise ValueError(f"the latent figures draw image models; {name} has data of shape {model.data_shape}")
     return model, dm
 
@@ -226,6 +226,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("names", nargs="+", help="published names (gimzoo list), hf-hub:owner/name, or a run's .ckpt")
     p.add_argument("--out", required=True)
     p.add_argument("--n", type=int, help="images per row, pairs, samples or codes (each figure has its default)")
+    p.add_argument("--config", help="the config that trained a .ckpt (default: the run's config.yaml); one model")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--clusters", action="store_true",
                       help="one model with a discrete code: a row per cluster, samples of p(x|y) then test images in it")
@@ -235,13 +236,16 @@ def main(argv: list[str]) -> None:
         kind.add_argument(f"--{flag}", action="store_true", help=what)
     p.add_argument("--method", default="pca", choices=["pca", "tsne", "umap"], help="--codes: the 2-D map")
     a = p.parse_args(argv)
+    if a.config and len(a.names) != 1:
+        p.error("--config goes with one .ckpt; each run's own config.yaml is found next to its checkpoints/")
     sized = {} if a.n is None else {"n": a.n}
+    sized["config"] = a.config
     chosen = [flag for flag in LATENT if getattr(a, flag)]
     if a.clusters or a.confusion or chosen:
         if len(a.names) != 1:
             p.error(f"--{'clusters' if a.clusters else 'confusion' if a.confusion else chosen[0]} draws one model")
         if a.confusion:
-            confusion_figure(a.names[0], a.out)
+            confusion_figure(a.names[0], a.out, a.config)
             print(f"wrote {a.out}: the confusion matrix of {a.names[0]}'s clusters on the test split")
             return
         if a.clusters:
@@ -252,7 +256,7 @@ def main(argv: list[str]) -> None:
         fn, what = LATENT[chosen[0]]
         extra = {"method": a.method} if chosen[0] == "codes" else {}
         if chosen[0] == "traverse" and a.n is not None:
-            sized = {"dims": a.n}
+            sized = {"dims": a.n, "config": a.config}
         fn(a.names[0], a.out, **sized, **extra)
         print(f"wrote {a.out}: {a.names[0]}, {what}")
         return
