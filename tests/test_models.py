@@ -442,6 +442,47 @@ def test_mpcc_prior_learns_with_its_own_rate_and_clusters_by_the_posterior():
     assert torch.allclose(categorical_nll(model.prior.component_log_prob(z), y), -model.prior.posterior(z)[[0, 1], y].log())
 
 
+def test_mpcc_restart_reseeds_an_empty_component_from_the_fullest_and_zeroes_their_moments():
+    model = gimzoo.create("mpcc", hidden=(16,), critic_hidden=(16,), latent_dim=2, n_clusters=3, restart_below=0.5)
+    with torch.no_grad():
+        model.prior.means.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0], [-10.0, 0.0]]))
+        model.prior.log_var.zero_()
+    g = torch.Generator().manual_seed(0)
+    blob = lambda n, at: torch.tensor(at) + 0.3 * torch.randn(n, 2, generator=g)
+    # component 0 holds two groups (80 %), component 1 15 %, component 2 5 % (< 0.5 / 3)
+    codes = torch.cat([blob(40, [0.0, 3.0]), blob(40, [0.0, -3.0]), blob(15, [10.0, 0.0]), blob(5, [-10.0, 0.0])])
+    opt, _ = model.configure_optimizers()
+    model.prior.means.grad = torch.ones_like(model.prior.means)
+    model.prior.log_var.grad = torch.ones_like(model.prior.log_var)
+    opt.step()
+    load = model.restart_component(codes, opt)
+    assert load.tolist() == pytest.approx([0.8, 0.15, 0.05])
+    means = model.prior.means.detach()
+    assert torch.allclose(means[[0, 2]].sort(dim=0).values, torch.stack([codes[40:80].mean(0), codes[:40].mean(0)]).sort(dim=0).values)
+    moments = opt.state[model.prior.means]
+    assert (moments["exp_avg"][[0, 2]] == 0).all() and (moments["exp_avg"][1] != 0).all()
+    assert (moments["exp_avg_sq"][[0, 2]] == 0).all() and (opt.state[model.prior.log_var]["exp_avg_sq"][[0, 2]] == 0).all()
+    load = model.restart_component(model.prior.sample(300))  # now every component holds about a third: no change
+    assert load.min() > 0.5 / 3 and torch.equal(model.prior.means.detach(), means)
+    with pytest.raises(ValueError, match=r"restart_below is a fraction of the even load 1/K in \[0, 1\)"):
+        gimzoo.create("mpcc", hidden=(16,), critic_hidden=(16,), restart_below=1.0)
+
+
+def test_mpcc_checks_the_loads_after_the_epochs_asked_for_on_the_latest_training_images():
+    model = gimzoo.create("mpcc", arch="mlp", hidden=(16,), critic_hidden=(16,), latent_dim=2, n_clusters=3,
+                          restart_below=0.99, restart_from=2, restart_until=2, critic_steps=1)
+    seen = []
+    model.restart_component = lambda codes, optimizer: seen.append((model.current_epoch, len(codes))) or torch.ones(3) / 3
+    model.RESTART_IMAGES = 25
+    data = RandomImages(n_train=200, batch_size=10, val_size=20)
+    L.Trainer(max_epochs=3, limit_train_batches=6, limit_val_batches=0, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=data)
+    assert seen == [(1, 30)]  # after the second epoch only; the last 3 batches: the fewest that hold 25 images
+    plain = gimzoo.create("mpcc", arch="mlp", hidden=(16,), critic_hidden=(16,), latent_dim=2, n_clusters=3)
+    one_step_trainer(3).fit(plain, datamodule=data)
+    assert plain._recent == []  # off by default: nothing kept
+
+
 def test_infogan_shares_the_critic_body_with_q_and_answers_with_its_code():
     model = gimzoo.create("infogan", arch="mlp", hidden=(32,), critic_hidden=(32,))
     assert model.prior.latent_dim == 74

@@ -193,6 +193,25 @@ def test_mixture_prior_density_posterior_and_reparameterised_samples():
     assert p.means.grad is not None and p.log_var.grad is not None
 
 
+def test_mixture_prior_split_reseeds_a_component_at_one_half_of_another():
+    p = GaussianMixturePrior(3, n_components=3)
+    with torch.no_grad():
+        p.log_var[0] = torch.tensor([0.5, -0.5, 1.0])
+    g = torch.Generator().manual_seed(0)
+    halves = torch.tensor([[4.0, 0, 0], [-4.0, 1, 0]])  # two blobs, the first 30 codes nearer the first
+    codes = torch.cat([halves[0] + 0.3 * torch.randn(30, 3, generator=g), halves[1] + 0.3 * torch.randn(50, 3, generator=g)])
+    other = p.means[1].detach().clone()
+    p.split(0, 2, codes)
+    found = sorted(p.means[[0, 2]].detach().tolist())
+    expected = sorted([codes[:30].mean(0).tolist(), codes[30:].mean(0).tolist()])
+    assert torch.allclose(torch.tensor(found), torch.tensor(expected), atol=1e-5)
+    assert torch.equal(p.log_var[2], p.log_var[0]) and torch.equal(p.means[1], other)  # the third untouched
+    with pytest.raises(ValueError, match="at least 2 codes, got 1"):
+        p.split(0, 2, codes[:1])
+    with pytest.raises(ValueError, match="all alike"):
+        p.split(0, 2, torch.ones(5, 3))
+
+
 def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per image (B, 1, H, W): mass, centre of mass (B, 2) as (row, col), orientation of the principal axis in degrees."""
     h, w = x.shape[-2:]

@@ -23,6 +23,14 @@ component: it asks the generator, as well as the encoder, to keep the component 
 reads the code holds the mixture fixed; the prior still learns from the term through z = mu_y + s_y * eps, as it
 does from the critic's.
 
+With ``restart_below`` > 0 (not in the paper) a component that has lost its data is re-seeded: after each epoch
+in [restart_from, restart_until] the encoder reads the latest 2,000 training images, and if the emptiest
+component is the most probable one for fewer than restart_below / K of them, it takes one half of the fullest
+component (2-means on that component's codes), as k-means re-seeds an empty cluster. Measured without it: a seed
+on which one component drew the 2s and the 8s while two drew the 5s, and 20 more epochs of the critic did not
+undo it (docs/results.md, section (4)). The EMA callback's average catches up with a re-seeded mean within an
+epoch or two (decay 0.999), so the last re-seed should come a few epochs before the end.
+
 From the official MNIST script (scripts/mnist_example.sh): hinge loss, 4 critic steps per generator step,
 lr 2e-4 for G and D and 16e-4 for the prior, Adam beta1 = 0 (BigGAN's), latent 24, batch 50, entropy weight
 0.01, EMA of G. The zoo keeps the losses, the step ratio, the learning rates and the entropy weight; the
@@ -34,6 +42,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from ..nets import GaussianMixturePrior
 from ..objectives import categorical_nll, gaussian_entropy
@@ -71,6 +80,9 @@ class MPCC(AIM):
         q_shift: float = 0.0,
         q_contrast: float = 0.0,
         cluster_weight: float = 0.0,
+        restart_below: float = 0.0,
+        restart_from: int = 1,
+        restart_until: int | None = None,
         compile: bool = False,
     ):
         """
@@ -82,6 +94,10 @@ class MPCC(AIM):
             lr_prior: the prior's learning rate (a parameter group of the model player's Adam).
             cluster_weight: lambda_c of the cluster term, which trains the generator and the encoder (not in the
                 paper; 0: off). See the module docstring.
+            restart_below: re-seed a component that holds fewer than restart_below / K of the recent training
+                images by splitting the fullest one (not in the paper; 0: off; see :meth:`restart_component`).
+            restart_from, restart_until: the first and last epoch (counted from 1) after which the loads are
+                checked (None: every epoch from restart_from on).
             Other arguments as :class:`~gimzoo.models.aim.AIM` (hinge loss, latent NLL kept out of G).
         """
         super().__init__(data_shape, latent_dim, arch, hidden, activation, generator, "normal", critic_hidden,
@@ -90,6 +106,10 @@ class MPCC(AIM):
         self.save_hyperparameters()
         if cluster_weight < 0:
             raise ValueError(f"cluster_weight is a weight >= 0, got {cluster_weight}")
+        if not 0 <= restart_below < 1:
+            raise ValueError(f"restart_below is a fraction of the even load 1/K in [0, 1), got {restart_below}")
+        self.restart_below, self.restart_from, self.restart_until = restart_below, restart_from, restart_until
+        self._recent: list[torch.Tensor] = []  # the last RESTART_IMAGES training images, for the restart check
         self.entropy_weight, self.lr_prior, self.cluster_weight = entropy_weight, lr_prior, cluster_weight
         self.prior = GaussianMixturePrior(latent_dim, n_clusters, sigma0=sigma0, init_scale=prior_init_scale)
 
@@ -119,6 +139,54 @@ class MPCC(AIM):
     def cluster_scores(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, *data_shape), internal range -> p(y | mu_phi(x)) (B, n_clusters), the posterior of the component."""
         return self.prior.posterior(self.encoder.code(x))
+
+    # -- re-seeding a component that lost its data (not in the paper) ---------------------------------
+    #: how many of the most recent training images the restart check encodes
+    RESTART_IMAGES = 2000
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.restart_below:
+            self._recent.append(batch[0].detach())
+            while sum(len(x) for x in self._recent) - len(self._recent[0]) >= self.RESTART_IMAGES:
+                self._recent.pop(0)
+
+    def on_train_epoch_end(self) -> None:
+        epoch = self.current_epoch + 1
+        last = self.restart_until if self.restart_until is not None else epoch
+        if not (self.restart_below and self._recent and self.restart_from <= epoch <= last):
+            return
+        was_training = self.training
+        self.eval()  # the codes that cluster(x) would give
+        with torch.no_grad():
+            codes = self.encoder.code(self.to_internal(torch.cat(self._recent)))
+        self.train(was_training)
+        codes = self.all_gather(codes).reshape(-1, codes.shape[-1])  # every process decides on the same codes
+        self._recent.clear()
+        load = self.restart_component(codes, self.optimizers(use_pl_optimizer=False)[0])
+        self.log("train/cluster_load_min", load.min(), sync_dist=False)
+        self.log("train/cluster_load_max", load.max(), sync_dist=False)
+
+    @torch.no_grad()
+    def restart_component(self, codes: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
+        """The loads p_k = the fraction of ``codes`` (N, D), encoder codes of training images, whose most probable
+        component is k. If the emptiest component holds fewer than restart_below / K, it is re-seeded from the
+        fullest one, split in two by :meth:`GaussianMixturePrior.split`, and the optimizer's moments of both
+        components are zeroed. For a run in which one component draws two digits and another shares a digit with a
+        third (measured: the generator never undoes it from the critic alone); as k-means re-seeds an empty
+        cluster. Returns the loads before the check (K,)."""
+        k = self.prior.n_components
+        y = self.prior.posterior(codes).argmax(1)
+        load = torch.bincount(y, minlength=k).float() / len(codes)
+        small, big = int(load.argmin()), int(load.argmax())
+        if load[small] < self.restart_below / k:
+            self.prior.split(big, small, codes[y == big])
+            for p in (self.prior.means, self.prior.log_var) if optimizer is not None else ():
+                for moment in ("exp_avg", "exp_avg_sq"):
+                    if moment in optimizer.state.get(p, {}):
+                        optimizer.state[p][moment][[small, big]] = 0
+            rank_zero_info(f"MPCC, epoch {self.current_epoch + 1}: component {small} held {load[small]:.1%} of "
+                           f"{len(codes)} training images; re-seeded by splitting component {big} ({load[big]:.1%})")
+        return load
 
     def configure_optimizers(self):
         prior = {id(p) for p in self.prior.parameters()}

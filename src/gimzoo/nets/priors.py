@@ -106,6 +106,24 @@ class GaussianMixturePrior(Prior):
         """p(y|z) = p(z|y) p(y) / p(z), (B, K); uniform p(y) cancels."""
         return torch.softmax(self.component_log_prob(z), dim=1)
 
+    @torch.no_grad()
+    def split(self, k: int, into: int, codes: torch.Tensor, iterations: int = 10) -> None:
+        """Re-seed component ``into`` with half of component ``k``: 2-means on ``codes`` (N, D), the codes that k
+        holds, started from the two sides of their first principal direction; mu_k and mu_into become the two
+        centroids and ``into`` takes k's scales."""
+        if k == into or len(codes) < 2:
+            raise ValueError(f"splitting component {k} into {into} needs two components and at least 2 codes, "
+                             f"got {len(codes)}")
+        centred = codes - codes.mean(0)
+        side = centred @ torch.linalg.svd(centred, full_matrices=False).Vh[0] > 0
+        for _ in range(iterations):
+            if side.all() or not side.any():  # every code alike: nothing to split
+                raise ValueError(f"the {len(codes)} codes of component {k} are all alike: they cannot be split")
+            centroids = torch.stack([codes[~side].mean(0), codes[side].mean(0)])
+            side = torch.cdist(codes, centroids).argmin(1) == 1
+        self.means[k], self.means[into] = centroids
+        self.log_var[into] = self.log_var[k]
+
 
 class InfoGANPrior(Prior):
     """InfoGAN's latent z = (noise, c, u): noise ~ U(-s, s)^noise_dim with s = ``noise_scale`` (1 in the paper),
