@@ -163,8 +163,7 @@ class MPCC(AIM):
         codes = self.all_gather(codes).reshape(-1, codes.shape[-1])  # every process decides on the same codes
         self._recent.clear()
         load = self.restart_component(codes, self.optimizers(use_pl_optimizer=False)[0])
-        self.log("train/cluster_load_min", load.min(), sync_dist=False)
-        self.log("train/cluster_load_max", load.max(), sync_dist=False)
+        self.log_dict({"train/cluster_load_min": load.min(), "train/cluster_load_max": load.max()})
 
     @torch.no_grad()
     def restart_component(self, codes: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
