@@ -144,16 +144,19 @@ class MPCC(AIM):
     #: how many of the most recent training images the restart check encodes
     RESTART_IMAGES = 2000
 
+    def restarts_after_this_epoch(self) -> bool:
+        epoch = self.current_epoch + 1
+        last = epoch if self.restart_until is None else self.restart_until
+        return bool(self.restart_below) and self.restart_from <= epoch <= last
+
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        if self.restart_below:
+        if self.restarts_after_this_epoch():  # only the epochs that end in a check keep images
             self._recent.append(batch[0].detach())
             while sum(len(x) for x in self._recent) - len(self._recent[0]) >= self.RESTART_IMAGES:
                 self._recent.pop(0)
 
     def on_train_epoch_end(self) -> None:
-        epoch = self.current_epoch + 1
-        last = self.restart_until if self.restart_until is not None else epoch
-        if not (self.restart_below and self._recent and self.restart_from <= epoch <= last):
+        if not (self._recent and self.restarts_after_this_epoch()):
             return
         was_training = self.training
         self.eval()  # the codes that cluster(x) would give
