@@ -204,15 +204,27 @@ def _ddp_report(out: Path) -> dict:
 WORKER = Path(__file__).parent / "helpers" / "ddp_worker.py"
 
 
+@pytest.fixture(scope="module")
+def every_model_on_two_processes(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One pair of gloo processes trains every registered model in turn, each with its own DDP strategy."""
+    out = tmp_path_factory.mktemp("ddp")
+    done = subprocess.run([sys.executable, str(WORKER), ",".join(list_models()), str(out), "auto"], capture_output=True,
+                          text=True, timeout=900, cwd=out)
+    return out, done
+
+
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_trains_on_two_cpu_processes(name, tmp_path):
+def test_every_model_trains_on_two_cpu_processes(name, every_model_on_two_processes):
     """DDP through gloo: ranks start from rank 0's weights, see disjoint shards, agree on validation metrics and
     write one checkpoint. Two-player models need the strategy that allows a player's unused parameters."""
-    strategy = get_model_entry(name).cls.ddp_strategy
-    out = subprocess.run([sys.executable, str(WORKER), name, str(tmp_path), strategy], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    _ddp_report(tmp_path)
+    out, done = every_model_on_two_processes
+    assert (out / name / "report.json").is_file(), done.stderr[-3000:]
+    _ddp_report(out / name)
+
+
+def test_the_processes_that_trained_every_model_leave_cleanly(every_model_on_two_processes):
+    out, done = every_model_on_two_processes
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_compiled_two_player_model_trains_on_two_cpu_processes(tmp_path):
@@ -223,15 +235,15 @@ def test_compiled_two_player_model_trains_on_two_cpu_processes(tmp_path):
     out = subprocess.run([sys.executable, str(WORKER), "bigan", str(tmp_path), "ddp_find_unused_parameters_true"],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "COMPILE": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
-    _ddp_report(tmp_path)
+    _ddp_report(tmp_path / "bigan")
 
 
-@pytest.mark.parametrize("name", ["bigan", "mpcc"])
-def test_several_devices_train_with_no_strategy_flag(name, in_tmp):
-    """`--trainer.devices 2` alone: the CLI picks the model's own DDP strategy (two-player models need DDP's
-    unused-parameter search), and the run writes its checkpoints under runs/."""
+def test_several_devices_train_with_no_strategy_flag(in_tmp):
+    """`--trainer.devices 2` alone: the CLI picks the model's own DDP strategy (a two-player model needs DDP's
+    unused-parameter search; MPCC also gathers its codes across ranks), and the run writes its checkpoints under
+    runs/."""
     out = subprocess.run(
-        [str(Path(sys.executable).with_name("gimzoo")), "fit", "--config", str(CONFIG_DIR / f"{name}-mnist.yaml"),
+        [str(Path(sys.executable).with_name("gimzoo")), "fit", "--config", str(CONFIG_DIR / "mpcc-mnist.yaml"),
          "--data=gimzoo.data.RandomImages", "--data.batch_size=16", "--model.hidden=[16]", "--model.critic_hidden=[16]",
          "--model.arch=mlp", "--model.critic_steps=1", "--trainer.max_epochs=1", "--trainer.devices=2",
          "--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
@@ -343,7 +355,7 @@ def test_two_nodes_on_one_machine(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errs[0][-2000:] + errs[1][-2000:]
-    _ddp_report(tmp_path)
+    _ddp_report(tmp_path / "vae")
 
 
 @pytest.mark.parametrize("epoch_checkpoints", [False, True], ids=["mid-epoch", "end-of-epoch"])

@@ -1,6 +1,10 @@
-"""Run by the multi-device tests: one model, 2 CPU processes (gloo), random images; rank 0 writes a JSON report.
+"""Run by the multi-device tests: models trained one after another by the same 2 CPU processes (gloo, one process
+group), on random images; rank 0 writes a JSON report per model, OUT_DIR/MODEL/report.json.
 
-    python ddp_worker.py MODEL OUT_DIR STRATEGY [NUM_NODES]      (COMPILE=1: the model built with compile=True)
+    python ddp_worker.py MODEL[,MODEL...] OUT_DIR STRATEGY|auto [NUM_NODES]   (COMPILE=1: built with compile=True)
+
+STRATEGY auto: each model's own (``ddp_strategy``). Lightning launches the second rank at the first fit; later fits
+reuse both processes and the process group.
 
 Each rank seeds differently before building the model, so identical weights at the start of fit prove the
 broadcast. Every rank records the images it trained on, so overlap between the shards is visible.
@@ -51,17 +55,23 @@ class Probe(L.Callback):
                 json.dump(report, f)
 
 
-def main():
-    name, out, strategy = sys.argv[1], sys.argv[2], sys.argv[3]
-    num_nodes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+def fit(name: str, out: str, strategy: str, num_nodes: int):
     torch.manual_seed(int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0))) + 100 * int(os.environ.get("NODE_RANK", 0)))
     model = gimzoo.create(name, **ARGS.get(name, SMALL), compile=os.environ.get("COMPILE") == "1")
     steps = getattr(model, "critic_steps", 1)
     trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=2 // num_nodes, num_nodes=num_nodes,
-                        strategy=strategy, logger=False, default_root_dir=out, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[Probe(checksum(model))], plugins=[AtomicCheckpointIO()])
+                        strategy=model.ddp_strategy if strategy == "auto" else strategy, logger=False,
+                        default_root_dir=os.path.join(out, name), enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[Probe(checksum(model))], plugins=[AtomicCheckpointIO()])
     data = RandomImages(data_shape=model.data_shape, n_train=16 * 2 * (steps + 1) + 32, batch_size=16, val_size=32)
     trainer.fit(model, datamodule=data)
+
+
+def main():
+    names, out, strategy = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+    num_nodes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    for name in names:
+        fit(name, out, strategy, num_nodes)
     if torch.distributed.is_initialized():  # leave gloo cleanly: its threads can abort an interpreter at exit
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
