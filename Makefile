@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 check-config:
 	@if [ ! -f "$(CONFIG)" ]; then \
 	  echo "error: no config $(CONFIG) for MODEL=$(MODEL) DATA=$(DATA)." >&2; \
-	  echo "available models:   $$(ls zoo_configs/*.yaml | sed -E 's|zoo_configs/||; s/-(mnist|fashion-mnist|cifar10|celeba64|ring8|grid25)\.yaml$$//' | sort -u | tr '\n' ' ')" >&2; \
+	  echo "available models:   $$(ls zoo_configs/*.yaml | sed -E 's|zoo_configs/||; s/-(mnist|fashion-mnist|cifar10|celeba64|ring8|grid25)(-[a-z0-9]+)?\.yaml$$//' | sort -u | tr '\n' ' ')" >&2; \
 	  echo "available datasets: $$(ls zoo_configs/*.yaml | sed -nE 's/.*-(mnist|fashion-mnist|cifar10|celeba64|ring8|grid25)\.yaml$$/\1/p' | sort -u | tr '\n' ' ')" >&2; \
 	  echo "available configs:  $$(ls zoo_configs/*.yaml | sed -E 's|zoo_configs/||; s/\.yaml$$//' | tr '\n' ' ')" >&2; \
 	  exit 2; \
