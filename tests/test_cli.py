@@ -1,5 +1,6 @@
 """The `gimzoo` command, the zoo configs and the Makefile's guard."""
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +23,20 @@ def load_class(path: str):
 
 
 def registered_pair(stem: str) -> tuple[str, str]:
-    """The (model, dataset) whose names make ``<model>-<dataset>`` == stem (names are looked up, not parsed)."""
-    pairs = [(m, d) for m in list_models() for d in DATASETS if f"{m}-{d}" == stem]
-    assert len(pairs) == 1, f"{stem}.yaml must be named <registered model>-<dataset>"
+    """The (model, dataset) whose names make ``<model>-<dataset>`` == stem, or ``<model>-<dataset>-<variant>`` for
+    another recipe of the pair such as ``mpcc-mnist-short`` (names are looked up, not parsed)."""
+    pairs = [(m, d) for m in list_models() for d in DATASETS
+             if re.fullmatch(rf"{re.escape(m)}-{re.escape(d)}(-[a-z0-9]+)?", stem)]
+    assert len(pairs) == 1, f"{stem}.yaml must be named <registered model>-<dataset>[-<variant>]"
     return pairs[0]
+
+
+def test_config_names_allow_a_variant_and_nothing_else():
+    assert registered_pair("mpcc-mnist-short") == registered_pair("mpcc-mnist") == ("mpcc", "mnist")
+    assert registered_pair("wae-gan-mnist") == ("wae-gan", "mnist")
+    for bad in ("mpcc-svhn", "mpcc-mnist-", "mpcc-mnist-Short", "nope-mnist"):
+        with pytest.raises(AssertionError):
+            registered_pair(bad)
 
 
 def test_there_are_configs():
