@@ -252,12 +252,13 @@ def test_compiled_two_player_model_trains_on_two_cpu_processes(tmp_path):
 
 def test_several_devices_train_with_no_strategy_flag(in_tmp):
     """`--trainer.devices 2` alone: the CLI picks the model's own DDP strategy (a two-player model needs DDP's
-    unused-parameter search; MPCC also gathers its codes across ranks), and the run writes its checkpoints under
-    runs/."""
+    unused-parameter search), MPCC's load check after the epoch gathers its codes across the ranks, and the run
+    writes its checkpoints under runs/."""
     out = subprocess.run(
         [str(Path(sys.executable).with_name("gimzoo")), "fit", "--config", str(CONFIG_DIR / "mpcc-mnist.yaml"),
          "--data=gimzoo.data.RandomImages", "--data.batch_size=16", "--model.hidden=[16]", "--model.critic_hidden=[16]",
-         "--model.arch=mlp", "--model.critic_steps=1", "--trainer.max_epochs=1", "--trainer.devices=2",
+         "--model.arch=mlp", "--model.critic_steps=1", "--model.restart_from=1", "--trainer.max_epochs=1",
+         "--trainer.devices=2",
          "--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
