@@ -141,6 +141,28 @@ def test_packed_joint_critic_scores_m_pairs_side_by_side():
         XZCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=0)
 
 
+def test_joint_critic_scores_both_joints_in_one_pass_unless_it_has_batch_norm():
+    """score_joints gives each joint's own scores: one pass over both batches where that changes nothing, separate
+    passes where batch norm would mix the joints' statistics or the batches do not split into whole packs."""
+    torch.manual_seed(0)
+    q, p = (torch.randn(8, 2), torch.randn(8, 2)), (torch.randn(8, 2), torch.randn(8, 2))
+    for critic in (XZCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=4),
+                   UnaryJointCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=2)):
+        assert not critic.batchnorm
+        for got, want in zip(critic.score_joints(q, p), (critic(*q), critic(*p))):
+            got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))  # the unary critic's 3 scores
+            assert len(got) == len(want) and all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want))
+    bn = XZCritic(EncoderBody((2,), "mlp", (4,), batchnorm=True), 2, (3,), (8,)).train()
+    assert bn.batchnorm
+    s_q, s_p = bn.score_joints(q, p)
+    assert torch.allclose(s_q, bn(*q)) and torch.allclose(s_p, bn(*p))
+    joint = bn(torch.cat([q[0], p[0]]), torch.cat([q[1], p[1]]))  # what one pass would have given
+    assert not torch.allclose(s_q, joint[:8])
+    with pytest.raises(ValueError, match="batch of 6 pairs is not a multiple of 4"):
+        XZCritic(EncoderBody((2,), "mlp", (4,)), 2, (3,), (8,), pack=4).score_joints(
+            (q[0][:6], q[1][:6]), (p[0][:6], p[1][:6]))
+
+
 def test_maxout_layers_take_the_largest_of_their_pieces():
     layer = Maxout(3, 4, pieces=5)
     x = torch.randn(6, 3)

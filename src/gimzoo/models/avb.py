@@ -89,7 +89,7 @@ class AVB(TwoPlayerModel):
             else:
                 z_q = self.encoder(x)
                 z_p = self.prior.sample(len(x))
-        return {"logistic": critic_loss(self.critic(x, z_q), self.critic(x, z_p))}
+        return {"logistic": critic_loss(*self.critic.score_joints((x, z_q), (x, z_p)))}
 
     def model_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if not self.adaptive_contrast:

@@ -111,7 +111,7 @@ class BiGAN(TwoPlayerModel):
         z_p = self.prior.sample(len(x))
         with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):  # no graph for the critic's step
             z_q, x_p = self.encoder.rsample(x), self.decoder.mean(z_p)
-        return self.critic(x, z_q), self.critic(x_p, z_p)
+        return self.critic.score_joints((x, z_q), (x_p, z_p))
 
     def critic_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s_q, s_p = self._scores(x, detach=True)

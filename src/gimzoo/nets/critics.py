@@ -75,6 +75,20 @@ class XZCritic(nn.Module):
                                        dropout=dropout))
         if spectral_norm:
             _spectral(self)
+        self.batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules())
+
+    def score_joints(self, q: tuple[torch.Tensor, torch.Tensor], p: tuple[torch.Tensor, torch.Tensor]):
+        """(D(x_q, z_q), D(x_p, z_p)): the scores of a batch of pairs of each joint. A critic without batch norm scores
+        both batches in one pass (the same scores: fewer, larger matrix products); one with batch norm scores each
+        on its own, so that no batch mixes the two joints' statistics (the DCGAN practice), as do batches of
+        different sizes or of a size that is not a multiple of ``pack`` (which then raises)."""
+        (x_q, z_q), (x_p, z_p) = q, p
+        if self.batchnorm or len(x_q) != len(x_p) or len(x_q) % self.pack:
+            return self(x_q, z_q), self(x_p, z_p)
+        scores = self(torch.cat([x_q, x_p]), torch.cat([z_q, z_p]))
+        if isinstance(scores, tuple):  # several scores per pair (UnaryJointCritic): one tuple per joint
+            return tuple(zip(*(s.chunk(2) for s in scores)))
+        return scores.chunk(2)
 
     def joint_score(self, f: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The joint head on the pairs' features body(x) and z_net(z), m pairs to a score."""
